@@ -1,0 +1,96 @@
+"""The classify command: one JSON line per file, whatever the file holds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, make_mail
+from worker.cli import main
+
+KEYS = {
+    "file",
+    "category",
+    "intents",
+    "tenant",
+    "language",
+    "auto_generated",
+    "needs_review",
+    "reasons",
+    "id_document",
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], *files: Path) -> tuple[int, list[dict[str, object]]]:
+    code = main(
+        ["classify", "--tenants", str(FIXTURES / "tenants.yaml"), "--json", *map(str, files)]
+    )
+    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_one_line_per_file_with_every_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "a.eml"
+    first.write_bytes(make_mail("Graag wil ik inzage in mijn persoonsgegevens."))
+    second = tmp_path / "b.eml"
+    second.write_bytes(make_mail("Please delete all my personal data.", subject="Delete me"))
+    code, lines = run(capsys, first, second)
+    assert code == 0
+    assert [line["file"] for line in lines] == [str(first), str(second)]
+    assert all(set(line) >= KEYS for line in lines)
+    assert lines[0]["category"] == "inspection" and lines[0]["language"] == "nl"
+    assert lines[1]["category"] == "deletion" and lines[1]["language"] == "en"
+    assert lines[0]["id_document"] == {"present": False, "unredacted": [], "files": []}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        b'Subject: =?utf-8?B?broken\r\nContent-Type: multipart/mixed; boundary="x"\r\n\r\n--x\r\n',
+        b"From: a@example.nl\nContent-Type: text/plain; charset=x-nope\n\nverwijder mij\n",
+        b"Content-Type: multipart/mixed\n\nno boundary at all\n",
+    ],
+    ids=["empty", "binary", "broken-multipart", "unknown-charset", "multipart-without-boundary"],
+)
+def test_bad_input_gives_a_reviewed_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    path = tmp_path / "bad.eml"
+    path.write_bytes(content)
+    code, [line] = run(capsys, path)
+    assert code == 0
+    assert set(line) >= KEYS
+    assert line["needs_review"] is True
+    assert line["reasons"]
+
+
+def test_ten_megabyte_body_is_classified(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.eml"
+    path.write_bytes(make_mail("Verwijder al mijn gegevens.\n" + "bla " * 2_500_000))
+    code, [line] = run(capsys, path)
+    assert code == 0
+    assert line["category"] == "deletion"
+    assert any("only the start was read" in r for r in line["reasons"])
+
+
+def test_unreadable_file_gives_error_and_nonzero_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.eml"
+    good.write_bytes(make_mail("Graag inzage in mijn gegevens."))
+    code, lines = run(capsys, tmp_path / "missing.eml", good)
+    assert code == 1
+    assert lines[0]["file"] == str(tmp_path / "missing.eml") and "error" in lines[0]
+    assert lines[1]["category"] == "inspection"
+
+
+def test_check_rules_reports_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check-rules", "--tenants", str(FIXTURES / "tenants.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")

@@ -1,0 +1,110 @@
+"""The classify pipeline: enrich a raw mail (parse, zones, hits, language, tenant), then decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.decide import Decision, Enriched, IdDocument, decide
+from worker.language import LanguageDetector
+from worker.mail import ParsedMail, parse_mail
+from worker.routing import TenantResolver
+from worker.rules import RuleSet
+from worker.rules.phrases import Hit
+from worker.rules.schema import INTENTS
+from worker.tenants import Registry
+from worker.zones import ZONES, Zones, normalize, split_zones
+
+
+class Classifier:
+    """Decides what one raw mail is. Holds only compiled, immutable knowledge; safe to reuse."""
+
+    def __init__(self, rules: RuleSet, registry: Registry, mailbox_address: str) -> None:
+        self.rules = rules
+        self.resolver = TenantResolver(registry, rules.policy)
+        self.languages = LanguageDetector(rules.languages)
+        self.mailbox_address = mailbox_address.lower()
+        self.intents = tuple(
+            t for t, spec in rules.policy.targets.items() if spec.kind == "intent" and t in INTENTS
+        )
+
+    def classify(self, raw: bytes) -> Decision:
+        """The decision for raw message bytes; never raises on bad input."""
+        return decide(self.enrich(parse_mail(raw)), self.rules.policy.thresholds, self.intents)
+
+    def enrich(self, mail: ParsedMail) -> Enriched:
+        """Everything the chain needs, computed once."""
+        zones = split_zones(mail.subject, mail.text, self.rules.markers)
+        texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
+        hits = self._hits(texts)
+        language = self.languages.guess(
+            texts["subject"] + " " + texts["new"] + " " + texts["forwarded"]
+        )
+        return Enriched(
+            hits=hits,
+            auto_reasons=self._auto_reasons(mail),
+            tenant=self.resolver.resolve(mail, zones),
+            language=language.reply,
+            id_document=self._id_document(mail, hits),
+            problems=mail.problems,
+        )
+
+    def _hits(self, texts: dict[str, str]) -> tuple[Hit, ...]:
+        # Each rule counts once: in the zone where it weighs most.
+        weights = {str(zone): weight for zone, weight in self.rules.policy.zones.items()}
+        hits: list[Hit] = []
+        for rule in self.rules.phrases:
+            found = [
+                hit
+                for zone in rule.zones
+                if texts[zone] and weights[zone] > 0
+                if (hit := rule.check(zone, texts[zone], weights[zone], self.rules.negation))
+            ]
+            positive = [hit for hit in found if not hit.negated]
+            if positive:
+                hits.append(max(positive, key=lambda hit: hit.score))
+            elif found:
+                hits.append(found[0])
+        return tuple(hits)
+
+    def _auto_reasons(self, mail: ParsedMail) -> tuple[str, ...]:
+        reasons = [r for rule in self.rules.headers if (r := rule.check(mail)) is not None]
+        if mail.sender and mail.sender == self.mailbox_address:
+            reasons.append(f"loop: the mail comes from our own address {self.mailbox_address}")
+        return tuple(reasons)
+
+    def _id_document(self, mail: ParsedMail, hits: tuple[Hit, ...]) -> IdDocument:
+        documents = [
+            a
+            for a in mail.attachments
+            if a.content_type in self.rules.id_types
+            or a.filename.lower().endswith(
+                (".jpg", ".jpeg", ".png", ".pdf", ".heic", ".tif", ".tiff", ".webp")
+            )
+        ]
+        named = [a.filename for a in documents if self.rules.id_filename.search(a.filename)]
+        mentioned = any(h.target == "id-copy" and not h.negated for h in hits)
+        files = named or ([a.filename for a in documents] if mentioned else [])
+        return IdDocument(present=bool(files), files=tuple(files))
+
+
+def decision_json(decision: Decision, file: str) -> dict[str, Any]:
+    """The JSON object `classify --json` prints for one file."""
+    return {
+        "file": file,
+        "category": decision.category,
+        "intents": list(decision.intents),
+        "tenant": decision.tenant,
+        "language": decision.language,
+        "auto_generated": decision.auto_generated,
+        "needs_review": decision.needs_review,
+        "reasons": list(decision.reasons),
+        "id_document": {
+            "present": decision.id_document.present,
+            "unredacted": list(decision.id_document.unredacted),
+            "files": list(decision.id_document.files),
+        },
+        "scores": decision.scores,
+    }
+
+
+__all__ = ["Classifier", "Zones", "decision_json"]

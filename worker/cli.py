@@ -1,0 +1,106 @@
+"""The `privacy-worker` command line: classify, check-rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from worker.classify import Classifier, decision_json
+from worker.config import Settings, load_settings
+from worker.errors import WorkerError
+from worker.rules import DEFAULT_RULES_DIR, RuleSet, load_rules
+from worker.tenants import Registry, load_registry
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        code: int = args.handler(args, settings, sys.stdout)
+        return code
+    except WorkerError as err:
+        print(f"privacy-worker: {err}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="privacy-worker", description=__doc__)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML configuration file (default: $PRIVACY_WORKER_CONFIG, else none)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    classify = commands.add_parser("classify", help="decide what mails are (dry run: nothing sent)")
+    classify.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
+    classify.add_argument("--rules", type=Path, default=None, help="rules folder")
+    classify.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per file (the only output format)",
+    )
+    classify.add_argument("files", nargs="+", help=".eml files to classify")
+    classify.set_defaults(handler=_classify)
+
+    check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
+    check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
+    check.add_argument("--rules", type=Path, default=None, help="rules folder")
+    check.set_defaults(handler=_check_rules)
+    return parser
+
+
+def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, Registry]:
+    rules = load_rules(args.rules or settings.rules_dir or DEFAULT_RULES_DIR)
+    tenants = args.tenants or settings.tenants_file or rules.directory / "tenants.yaml"
+    return rules, load_registry(tenants)
+
+
+def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    rules, registry = _knowledge(args, settings)
+    classifier = Classifier(rules, registry, settings.mailbox_address)
+    failed = False
+    for name in args.files:
+        try:
+            raw = Path(name).read_bytes()
+        except OSError as err:
+            failed = True
+            out.write(
+                json.dumps({"file": name, "error": f"cannot read: {err.strerror or err}"}) + "\n"
+            )
+            continue
+        out.write(json.dumps(_classify_one(classifier, raw, name), ensure_ascii=False) + "\n")
+    return 1 if failed else 0
+
+
+def _classify_one(classifier: Classifier, raw: bytes, name: str) -> dict[str, object]:
+    try:
+        return decision_json(classifier.classify(raw), name)
+    except Exception as err:
+        return {
+            "file": name,
+            "category": "other",
+            "intents": [],
+            "tenant": None,
+            "language": "en",
+            "auto_generated": False,
+            "needs_review": True,
+            "reasons": [f"internal error while classifying: {type(err).__name__}: {err}"],
+            "id_document": {"present": False, "unredacted": []},
+        }
+
+
+def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    rules, registry = _knowledge(args, settings)
+    out.write(
+        f"ok: {len(rules.phrases)} phrase rules, {len(rules.headers)} header rules, "
+        f"{len(registry.tenants)} tenants\n"
+    )
+    return 0

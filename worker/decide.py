@@ -1,0 +1,155 @@
+"""The decision chain: from an enriched mail to a category, intents and a review flag. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from worker.routing import TenantMatch
+from worker.rules.phrases import Hit
+from worker.rules.schema import Thresholds
+
+REQUEST_CATEGORIES = ("inspection", "correction", "deletion")
+# GDPR rights that have no category of their own: a person handles them.
+MANUAL_INTENTS = ("objection", "restriction", "portability")
+
+
+@dataclass(frozen=True)
+class IdDocument:
+    """Whether an identity document came with the mail, and which sensitive fields are visible."""
+
+    present: bool
+    unredacted: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Enriched:
+    """Everything the chain decides on; produced by the enrich step, never changed after."""
+
+    hits: tuple[Hit, ...]
+    auto_reasons: tuple[str, ...]
+    tenant: TenantMatch
+    language: str
+    id_document: IdDocument
+    problems: tuple[str, ...]
+
+    def score(self, target: str) -> float:
+        """The summed weight of all non-negated hits for a target."""
+        return sum(h.score for h in self.hits if h.target == target and not h.negated)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one mail, with every reason a privacy officer may ask about."""
+
+    category: str
+    intents: tuple[str, ...]
+    tenant: str | None
+    language: str
+    auto_generated: bool
+    needs_review: bool
+    reasons: tuple[str, ...]
+    id_document: IdDocument
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> Decision:
+    """Runs the chain: machine mail, problems, processor context, request type, signals."""
+    scores = {t: round(mail.score(t), 2) for t in {h.target for h in mail.hits}}
+    found = tuple(i for i in intents if scores.get(i, 0.0) >= thresholds.intent)
+    reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
+    review: list[str] = [f"parse problem: {p}" for p in mail.problems]
+    if mail.auto_reasons:
+        return Decision(
+            "other",
+            found,
+            None,
+            mail.language,
+            True,
+            bool(review),
+            (*mail.auto_reasons, *review, *reasons),
+            mail.id_document,
+            scores,
+        )
+    category, why = _category(mail, scores, found, thresholds)
+    review.extend(why)
+    review.extend(_signals(scores, found, category, thresholds))
+    tenant = mail.tenant.tenant if category == "processor_routed" else None
+    if category == "processor_routed":
+        reasons = [*mail.tenant.reasons, *reasons]
+        if tenant is None:
+            review.append("processor_routed without a known tenant: route by hand")
+        elif mail.tenant.needs_review:
+            review.append("tenant not certain: check before forwarding")
+    review.extend(_id_review(mail.id_document))
+    if not mail.hits and category == "other":
+        review.append("no rule matched: the classifier does not know what this mail is")
+    return Decision(
+        category,
+        found,
+        tenant,
+        mail.language,
+        False,
+        bool(review),
+        (*review, *reasons),
+        mail.id_document,
+        scores,
+    )
+
+
+def _category(
+    mail: Enriched, scores: dict[str, float], found: tuple[str, ...], t: Thresholds
+) -> tuple[str, list[str]]:
+    requests = sorted(((scores.get(c, 0.0), c) for c in REQUEST_CATEGORIES), reverse=True)
+    (top, best), (second, runner_up) = requests[0], requests[1]
+    processor = scores.get("processor-context", 0.0) + mail.tenant.processor_weight
+    any_request = top >= t.intent or any(i in found for i in MANUAL_INTENTS)
+    if processor >= t.processor and (
+        any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
+    ):
+        return "processor_routed", []
+    if scores.get("complaint", 0.0) >= t.signal or scores.get("reminder", 0.0) >= t.signal:
+        return "other", []
+    # A breach report often also asks something ("delete what leaked"); the breach decides,
+    # unless the request is much stronger than the breach words.
+    if scores.get("breach", 0.0) >= t.signal and scores.get("breach", 0.0) >= top - t.margin:
+        return "other", []
+    if top < t.intent:
+        return "other", []
+    # When the strongest wish is one without a category of its own (an objection to direct
+    # marketing that mentions deletion only as a consequence), the mail is not that request.
+    manual = max((scores.get(i, 0.0) for i in (*MANUAL_INTENTS, "other")), default=0.0)
+    if manual > top:
+        return "other", []
+    why: list[str] = []
+    if top < t.confident:
+        why.append(f"low confidence: {best} scored {top:.1f} (needs {t.confident:.1f})")
+    if second >= t.intent and top - second < t.margin:
+        why.append(f"conflicting intents: {best} {top:.1f} and {runner_up} {second:.1f}")
+    if processor > 0 and processor < t.processor:
+        why.append(f"some processor context ({processor:.1f}): check whose data this is")
+    return best, why
+
+
+def _signals(
+    scores: dict[str, float], found: tuple[str, ...], category: str, t: Thresholds
+) -> list[str]:
+    review: list[str] = []
+    if scores.get("breach", 0.0) >= t.signal:
+        review.append("possible breach: check the 72-hour notification duty (Art. 33)")
+    if scores.get("complaint", 0.0) >= t.signal:
+        review.append("complaint: a person must answer")
+    if scores.get("reminder", 0.0) >= t.signal:
+        review.append("reminder of an earlier request: check that case's deadline")
+    manual = [i for i in found if i in MANUAL_INTENTS]
+    if manual and category in ("other", *REQUEST_CATEGORIES):
+        review.append(f"also asks for {', '.join(manual)}: no automatic handling")
+    return review
+
+
+def _id_review(document: IdDocument) -> list[str]:
+    if document.unredacted:
+        return [f"unredacted ID copy: {', '.join(document.unredacted)} visible"]
+    if document.present:
+        return ["ID copy attached: check it is redacted before keeping it"]
+    return []

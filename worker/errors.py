@@ -1,0 +1,34 @@
+"""The one error tree of privacy-worker.
+
+    WorkerError                  base of everything this package raises on purpose
+    ├── ConfigError              the configuration file or environment is invalid
+    ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
+    └── InputError               an input file cannot be read at all
+
+"Hold for review" is not an error: it is a field of the decision.
+"""
+
+from __future__ import annotations
+
+
+class WorkerError(Exception):
+    """Base class of every error privacy-worker raises on purpose."""
+
+
+class ConfigError(WorkerError):
+    """The configuration file or environment is invalid."""
+
+
+class RulesError(WorkerError):
+    """A rules or tenant-registry file is invalid; the message names file, line and problem."""
+
+    def __init__(self, file: str, line: int | None, problem: str) -> None:
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {problem}")
+        self.file = file
+        self.line = line
+        self.problem = problem
+
+
+class InputError(WorkerError):
+    """An input file cannot be read at all."""

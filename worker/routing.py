@@ -1,0 +1,222 @@
+"""Finds which customer (tenant) a mail concerns, favouring no answer over a wrong one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from worker.mail import ParsedMail
+from worker.rules.schema import PolicyFile
+from worker.tenants import Registry, Tenant
+from worker.zones import Zones, fold
+
+_HOST = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+"
+)
+_CARERIX_HOST = re.compile(r"^([a-z0-9-]+)\.carerix\.net$")
+_WORDS = re.compile(r"[a-z0-9&'-]+")
+# Evidence in these zones says the mail is about the customer; a signature only says who writes.
+_TOPIC_ZONES = ("subject", "new", "forwarded", "quoted")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One trace of a tenant in a mail."""
+
+    tenant: str
+    kind: str  # host, domain, name, weak-name, fuzzy
+    zone: str
+    text: str
+    span: tuple[int, int] = (0, 0)
+
+    @property
+    def strong(self) -> bool:
+        """Host, domain and properly written names are strong; lower-case or misspelt ones weak."""
+        return self.kind in ("host", "domain", "name")
+
+    def describe(self) -> str:
+        """How staff see this evidence in a reason."""
+        return f"{self.kind} \u201c{self.text}\u201d in {self.zone}"
+
+
+@dataclass(frozen=True)
+class TenantMatch:
+    """The resolved tenant (or None), what pointed at it, and how much it says about routing."""
+
+    tenant: str | None
+    candidates: tuple[str, ...]
+    evidence: tuple[Evidence, ...]
+    processor_weight: float
+    reasons: tuple[str, ...]
+    needs_review: bool
+    unknown_hosts: tuple[str, ...]
+
+
+class TenantResolver:
+    """Matches hosts, domains and names of the registry against one mail."""
+
+    def __init__(self, registry: Registry, policy: PolicyFile) -> None:
+        self.policy = policy
+        self.tenants = {t.id: t for t in registry.tenants}
+        self.hosts = {h: t.id for t in registry.tenants for h in t.carerix_hosts}
+        self.domains = {d: t.id for t in registry.tenants for d in t.domains}
+        self.own = tuple(policy.own_domains)
+        self.variants = _name_variants(registry.tenants, policy.legal_suffixes)
+        names = sorted(self.variants, key=len, reverse=True)
+        body = "|".join(re.escape(n) for n in names) or r"(?!x)x"
+        self.name_pattern = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+
+    def resolve(self, mail: ParsedMail, zones: Zones) -> TenantMatch:
+        """Collects evidence and answers a tenant only when exactly one fits."""
+        evidence = [*self._address_evidence(mail), *self._text_evidence(zones)]
+        unknown = self._unknown_hosts(zones)
+        if not evidence and self.variants:
+            evidence = self._fuzzy_evidence(zones)
+        evidence = _drop_shadowed(evidence)
+        return self._decide(evidence, unknown)
+
+    def _address_evidence(self, mail: ParsedMail) -> Iterable[Evidence]:
+        for zone, addresses in (("sender", (mail.sender,)), ("recipients", mail.recipients)):
+            for address in addresses:
+                tenant = self._domain_owner(address.rpartition("@")[2])
+                if tenant:
+                    yield Evidence(tenant, "domain", zone, address)
+
+    def _text_evidence(self, zones: Zones) -> Iterable[Evidence]:
+        for zone in ("subject", "new", "forwarded", "quoted", "signature"):
+            text = fold(zones.get(zone))
+            for host in set(_HOST.findall(text.lower())):
+                if host in self.hosts:
+                    yield Evidence(self.hosts[host], "host", zone, host)
+                elif tenant := self._domain_owner(host):
+                    yield Evidence(tenant, "domain", zone, host)
+            for match in self.name_pattern.finditer(text):
+                found = match.group(0)
+                kind = "weak-name" if " " not in found and found.islower() else "name"
+                for tenant in self.variants[found.lower()]:
+                    yield Evidence(tenant, kind, zone, found, match.span())
+
+    def _unknown_hosts(self, zones: Zones) -> tuple[str, ...]:
+        text = " ".join(zones.get(z) for z in _TOPIC_ZONES).lower()
+        found = {h for h in _HOST.findall(text) if _CARERIX_HOST.match(h) and h not in self.hosts}
+        return tuple(sorted(found - {"www.carerix.net"}))
+
+    def _fuzzy_evidence(self, zones: Zones) -> list[Evidence]:
+        found: list[Evidence] = []
+        policy = self.policy.tenant_evidence
+        for zone in ("subject", "new", "forwarded"):
+            words = _WORDS.findall(fold(zones.get(zone)).lower())
+            grams = {
+                n: [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+                for n in (1, 2, 3)
+            }
+            for variant, owners in self.variants.items():
+                size = variant.count(" ") + 1
+                if len(variant) < policy.fuzzy_min_length or size > 3:
+                    continue
+                best = process.extractOne(
+                    variant, grams[size], scorer=fuzz.ratio, score_cutoff=policy.fuzzy_min_score
+                )
+                if best is not None:
+                    found.extend(Evidence(t, "fuzzy", zone, best[0]) for t in owners)
+        return found
+
+    def _domain_owner(self, host: str) -> str | None:
+        host = host.lower().rstrip(".")
+        if any(host == d or host.endswith("." + d) for d in self.own):
+            return None
+        parts = host.split(".")
+        for i in range(len(parts) - 1):
+            owner = self.domains.get(".".join(parts[i:]))
+            if owner:
+                return owner
+        return None
+
+    def _decide(self, evidence: list[Evidence], unknown: tuple[str, ...]) -> TenantMatch:
+        candidates = tuple(sorted({e.tenant for e in evidence}))
+        weight = max([self._weight(e) for e in evidence] + [0.0])
+        reasons: list[str] = []
+        if unknown:
+            weight = max(weight, self.policy.tenant_evidence.unknown_carerix_host)
+            reasons.append(f"unknown-carerix-host: {', '.join(unknown)} is in no registry entry")
+        if len(candidates) == 1:
+            tenant = candidates[0]
+            shown = "; ".join(sorted({e.describe() for e in evidence})[:4])
+            weak = not any(e.strong for e in evidence)
+            reasons.append(
+                f"tenant-match: {tenant} ({shown})"
+                + (": only an approximate match" if weak else "")
+            )
+            return TenantMatch(
+                tenant,
+                candidates,
+                tuple(evidence),
+                weight,
+                tuple(reasons),
+                weak or bool(unknown),
+                unknown,
+            )
+        if len(candidates) > 1:
+            per = "; ".join(
+                f"{c} ({next(e.describe() for e in evidence if e.tenant == c)})" for c in candidates
+            )
+            reasons.append(f"tenant-ambiguous: several customers fit: {per}")
+        return TenantMatch(
+            None, candidates, tuple(evidence), weight, tuple(reasons), len(candidates) > 1, unknown
+        )
+
+    def _weight(self, evidence: Evidence) -> float:
+        policy = self.policy.tenant_evidence
+        if evidence.zone in ("sender", "signature"):
+            return 0.0
+        by_kind = {
+            "host": policy.carerix_host,
+            "domain": policy.domain_in_text,
+            "name": policy.name_in_text,
+            "weak-name": policy.name_in_text * 0.75,
+            "fuzzy": policy.name_in_text * 0.75,
+        }
+        weight = by_kind[evidence.kind]
+        return weight * 0.5 if evidence.zone == "quoted" else weight
+
+
+def _name_variants(tenants: Iterable[Tenant], suffixes: list[str]) -> dict[str, tuple[str, ...]]:
+    """Every way a tenant's name may be written (lower case) mapped to the tenants it names."""
+    owners: dict[str, set[str]] = {}
+    for tenant in tenants:
+        for name in (tenant.name, *tenant.aliases):
+            for variant in {_clean(name), _clean(_strip_suffix(name, suffixes))}:
+                if len(variant) >= 3:
+                    owners.setdefault(variant, set()).add(tenant.id)
+    return {v: tuple(sorted(ids)) for v, ids in owners.items()}
+
+
+def _clean(name: str) -> str:
+    return " ".join(fold(name).lower().replace(",", " ").split())
+
+
+def _strip_suffix(name: str, suffixes: list[str]) -> str:
+    words = name.replace(",", " ").split()
+    while len(words) > 1 and words[-1].lower() in suffixes:
+        words.pop()
+    return " ".join(words)
+
+
+def _drop_shadowed(evidence: list[Evidence]) -> list[Evidence]:
+    """Drops a name found inside a longer name of another tenant ("Flexwerk" in "Flexwerk Zuid")."""
+    names = [e for e in evidence if e.kind in ("name", "weak-name")]
+
+    def shadowed(e: Evidence) -> bool:
+        return any(
+            o.zone == e.zone
+            and o.tenant != e.tenant
+            and o.span[0] <= e.span[0]
+            and e.span[1] <= o.span[1]
+            and (o.span[1] - o.span[0]) > (e.span[1] - e.span[0])
+            for o in names
+        )
+
+    return [e for e in evidence if e.kind not in ("name", "weak-name") or not shadowed(e)]

@@ -1,0 +1,115 @@
+"""The one generic rule class that every phrase rule in rules/phrases/*.yaml compiles into."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from worker.rules.schema import Negation, PhraseRuleSpec
+from worker.zones import fold, normalize
+
+_CLAUSE_END = re.compile(r"[.;:!?()\[\]]| - | but | maar | aber | mais | pero ")
+_LONG_DIGITS = re.compile(r"\d{5,}")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One phrase rule that fired in one zone."""
+
+    rule: str
+    target: str
+    zone: str
+    score: float
+    snippet: str
+    negated: bool
+
+    def reason(self) -> str:
+        """The line a privacy officer reads for this hit."""
+        if self.negated:
+            return f"{self.rule}: negated \u201c{self.snippet}\u201d in {self.zone} (ignored)"
+        quoted = f"\u201c{self.snippet}\u201d"
+        return f"{self.rule}: {quoted} in {self.zone} ({self.score:+.1f} {self.target})"
+
+
+@dataclass(frozen=True)
+class NegationCheck:
+    """Looks for a negation word close to a match, inside the same clause."""
+
+    before: re.Pattern[str]
+    after: re.Pattern[str]
+    not_negations: re.Pattern[str] | None
+    words_before: int
+    words_after: int
+
+    @classmethod
+    def from_spec(cls, spec: Negation) -> NegationCheck:
+        def words(items: list[str]) -> re.Pattern[str]:
+            body = "|".join(re.escape(normalize(w)) for w in items) or r"(?!x)x"
+            return re.compile(rf"(?:^|\s)(?:{body})(?:\s|$)")
+
+        exceptions = words(spec.not_negations) if spec.not_negations else None
+        return cls(
+            words(spec.before), words(spec.after), exceptions, spec.words_before, spec.words_after
+        )
+
+    def negates(self, text: str, start: int, end: int) -> bool:
+        """Whether the phrase at text[start:end] is negated by its neighbours."""
+        before = _clause_tail(text[max(0, start - 120) : start], self.words_before)
+        after = _clause_head(text[end : end + 80], self.words_after)
+        if self.not_negations is not None:
+            before = self.not_negations.sub(" ", f" {before} ")
+            after = self.not_negations.sub(" ", f" {after} ")
+        return bool(self.before.search(f" {before} ") or self.after.search(f" {after} "))
+
+
+def _clause_tail(text: str, words: int) -> str:
+    parts = _CLAUSE_END.split(text)
+    return " ".join(parts[-1].split()[-words:]) if parts else ""
+
+
+def _clause_head(text: str, words: int) -> str:
+    if words == 0:
+        return ""
+    parts = _CLAUSE_END.split(text)
+    return " ".join(parts[0].split()[:words]) if parts else ""
+
+
+@dataclass(frozen=True)
+class PhraseRule:
+    """Adds `weight` (times the zone weight) to `target` when one of its patterns occurs."""
+
+    name: str
+    description: str
+    target: str
+    weight: float
+    zones: tuple[str, ...]
+    negatable: bool
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def from_spec(cls, spec: PhraseRuleSpec) -> PhraseRule:
+        # Patterns are written against normalised text: lower case, no accents, single spaces.
+        # Folding touches only non-ASCII letters, so regex escapes such as \S survive it.
+        joined = "|".join(f"(?:{fold(p)})" for p in spec.patterns)
+        return cls(
+            spec.name,
+            spec.description,
+            spec.target,
+            spec.weight,
+            tuple(spec.zones),
+            spec.negatable,
+            re.compile(joined, re.IGNORECASE),
+        )
+
+    def check(
+        self, zone: str, text: str, zone_weight: float, negation: NegationCheck
+    ) -> Hit | None:
+        """The first non-negated match in a zone's normalised text, else a negated one."""
+        negated: Hit | None = None
+        for match in self.pattern.finditer(text):
+            snippet = _LONG_DIGITS.sub("…", match.group(0)[:80])
+            if self.negatable and negation.negates(text, match.start(), match.end()):
+                negated = negated or Hit(self.name, self.target, zone, 0.0, snippet, True)
+                continue
+            return Hit(self.name, self.target, zone, self.weight * zone_weight, snippet, False)
+        return negated

@@ -1,0 +1,176 @@
+"""The shapes of the YAML files in rules/, as pydantic models that reject what they do not know."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from worker.zones import ZONES
+
+INTENTS = (
+    "inspection",
+    "correction",
+    "deletion",
+    "objection",
+    "restriction",
+    "portability",
+    "other",
+)
+ZoneName = Literal["subject", "new", "signature", "quoted", "forwarded"]
+DEFAULT_ZONES: tuple[ZoneName, ...] = ("subject", "new", "quoted", "forwarded")
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="kebab-case")]
+
+
+def check_regex(pattern: str) -> str:
+    """Compiles a pattern so that a broken regex is reported where it is written."""
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise ValueError(f"invalid regular expression {pattern!r}: {err}") from err
+    return pattern
+
+
+class Strict(BaseModel):
+    """Base of every rules model: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhraseRuleSpec(Strict):
+    """A rule that adds weight to one target when any of its patterns occurs in a zone."""
+
+    name: Name
+    description: str = Field(min_length=3)
+    target: str
+    weight: float = Field(ge=-10, le=10)
+    patterns: list[str] = Field(min_length=1)
+    zones: list[ZoneName] = Field(default_factory=lambda: list(DEFAULT_ZONES))
+    negatable: bool = True
+
+    _patterns_compile = field_validator("patterns")(lambda cls, v: [check_regex(p) for p in v])
+
+
+class PhraseFile(Strict):
+    """A file of phrase rules."""
+
+    rules: list[PhraseRuleSpec]
+
+
+class HeaderRuleSpec(Strict):
+    """A rule that marks a message as machine-generated when a header (or the subject) matches."""
+
+    name: Name
+    description: str = Field(min_length=3)
+    kind: Literal["auto-reply", "bounce", "list", "loop", "report"]
+    field: str = Field(description="a header name, or one of: subject, sender, content-types, body")
+    pattern: str | None = None
+    unless_subject: str | None = None
+
+    _pattern_compiles = field_validator("pattern", "unless_subject")(
+        lambda cls, v: v if v is None else check_regex(v)
+    )
+
+
+class HeaderFile(Strict):
+    """A file of header rules."""
+
+    rules: list[HeaderRuleSpec]
+
+
+class TargetSpec(Strict):
+    """A target that phrase rules add weight to: an intent or a signal used by the chain."""
+
+    kind: Literal["intent", "signal"]
+    description: str
+
+
+class Thresholds(Strict):
+    """Scores at which the chain acts."""
+
+    intent: float = Field(gt=0, description="an intent counts as found at this score")
+    confident: float = Field(gt=0, description="a category needs no review from this score")
+    margin: float = Field(ge=0, description="below this lead over the runner-up, intents conflict")
+    processor: float = Field(gt=0, description="processor context at which a mail is routed")
+    signal: float = Field(
+        gt=0, description="a signal (breach, complaint ...) counts from this score"
+    )
+
+
+class Negation(Strict):
+    """Words that, shortly before or after a phrase in the same clause, turn it around."""
+
+    words_before: int = Field(ge=1, le=10)
+    words_after: int = Field(ge=0, le=10)
+    before: list[str]
+    after: list[str]
+    not_negations: list[str] = Field(default_factory=list)
+
+
+class TenantEvidence(Strict):
+    """Processor-context weight given by a tenant found in the mail, by kind of evidence."""
+
+    carerix_host: float
+    unknown_carerix_host: float
+    name_in_text: float
+    domain_in_text: float
+    fuzzy_min_score: float = Field(ge=50, le=100)
+    fuzzy_min_length: int = Field(ge=3)
+
+
+class PolicyFile(Strict):
+    """rules/policy.yaml: targets, zone weights, thresholds, negation, tenant evidence."""
+
+    targets: dict[str, TargetSpec]
+    zones: dict[ZoneName, float]
+    thresholds: Thresholds
+    negation: Negation
+    tenant_evidence: TenantEvidence
+    legal_suffixes: list[str]
+    own_domains: list[str]
+
+    @field_validator("targets")
+    @classmethod
+    def _intents_declared(cls, targets: dict[str, TargetSpec]) -> dict[str, TargetSpec]:
+        missing = [i for i in INTENTS if targets.get(i) is None or targets[i].kind != "intent"]
+        if missing:
+            raise ValueError(f"every intent must be declared with kind: intent; missing {missing}")
+        return targets
+
+    @field_validator("zones")
+    @classmethod
+    def _all_zones(cls, zones: dict[str, float]) -> dict[str, float]:
+        missing = [z for z in ZONES if z not in zones]
+        if missing:
+            raise ValueError(f"a weight is needed for every zone; missing {missing}")
+        return zones
+
+
+class StructureFile(Strict):
+    """rules/structure.yaml: how reply headers, forwards and signatures start."""
+
+    reply_headers: list[str]
+    forward_markers: list[str]
+    signature_starts: list[str]
+
+    _compile = field_validator("reply_headers", "forward_markers", "signature_starts")(
+        lambda cls, v: [check_regex(p) for p in v]
+    )
+
+
+class LanguageFile(Strict):
+    """rules/languages.yaml: frequent words per language, and the languages replies exist in."""
+
+    reply_languages: list[str]
+    fallback: str
+    words: dict[str, list[str]]
+
+
+class IdDocumentFile(Strict):
+    """rules/id_documents.yaml: attachment names and types that suggest an identity document."""
+
+    filename_patterns: list[str]
+    document_types: list[str]
+
+    _compile = field_validator("filename_patterns")(lambda cls, v: [check_regex(p) for p in v])
