@@ -36,9 +36,9 @@ class Classifier:
         zones = split_zones(mail.subject, mail.text, self.rules.markers)
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
         hits = self._hits(texts)
-        language = self.languages.guess(
-            texts["subject"] + " " + texts["new"] + " " + texts["forwarded"]
-        )
+        own = texts["subject"] + " " + texts["new"]
+        rest = texts["forwarded"] + " " + texts["quoted"]
+        language = self.languages.guess_mail(own, rest, mail.sender)
         return Enriched(
             hits=hits,
             auto_reasons=self._auto_reasons(mail),

@@ -8,7 +8,8 @@ from worker.routing import TenantMatch
 from worker.rules.phrases import Hit
 from worker.rules.schema import Thresholds
 
-REQUEST_CATEGORIES = ("inspection", "correction", "deletion")
+# In this order ties are broken: a copy first and deletion after means deletion is the goal.
+REQUEST_CATEGORIES = ("deletion", "correction", "inspection")
 # GDPR rights that have no category of their own: a person handles them.
 MANUAL_INTENTS = ("objection", "restriction", "portability")
 
@@ -100,20 +101,20 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
 def _category(
     mail: Enriched, scores: dict[str, float], found: tuple[str, ...], t: Thresholds
 ) -> tuple[str, list[str]]:
-    requests = sorted(((scores.get(c, 0.0), c) for c in REQUEST_CATEGORIES), reverse=True)
-    (top, best), (second, runner_up) = requests[0], requests[1]
+    requests = sorted(REQUEST_CATEGORIES, key=lambda c: -scores.get(c, 0.0))
+    best, runner_up = requests[0], requests[1]
+    top, second = scores.get(best, 0.0), scores.get(runner_up, 0.0)
     processor = scores.get("processor-context", 0.0) + mail.tenant.processor_weight
     any_request = top >= t.intent or any(i in found for i in MANUAL_INTENTS)
     if processor >= t.processor and (
         any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
     ):
         return "processor_routed", []
-    if scores.get("complaint", 0.0) >= t.signal or scores.get("reminder", 0.0) >= t.signal:
-        return "other", []
-    # A breach report often also asks something ("delete what leaked"); the breach decides,
-    # unless the request is much stronger than the breach words.
-    if scores.get("breach", 0.0) >= t.signal and scores.get("breach", 0.0) >= top - t.margin:
-        return "other", []
+    # Complaints, reminders and breach reports often repeat the request they are about ("my
+    # Art. 15 request of May"); they decide unless the request is clearly the stronger part.
+    for signal in ("complaint", "reminder", "breach"):
+        if scores.get(signal, 0.0) >= t.signal and scores.get(signal, 0.0) >= top - t.margin:
+            return "other", []
     if top < t.intent:
         return "other", []
     # When the strongest wish is one without a category of its own (an objection to direct
@@ -124,9 +125,11 @@ def _category(
     why: list[str] = []
     if top < t.confident:
         why.append(f"low confidence: {best} scored {top:.1f} (needs {t.confident:.1f})")
-    if second >= t.intent and top - second < t.margin:
-        why.append(f"conflicting intents: {best} {top:.1f} and {runner_up} {second:.1f}")
-    if processor > 0 and processor < t.processor:
+    if second >= t.confident:
+        # Two strong requests in one mail: the category (and its reply) covers only one.
+        close = "conflicting intents" if top - second < t.margin else "two requests"
+        why.append(f"{close}: {best} {top:.1f} and {runner_up} {second:.1f}")
+    if t.processor * 0.8 <= processor < t.processor:
         why.append(f"some processor context ({processor:.1f}): check whose data this is")
     return best, why
 
@@ -141,8 +144,12 @@ def _signals(
         review.append("complaint: a person must answer")
     if scores.get("reminder", 0.0) >= t.signal:
         review.append("reminder of an earlier request: check that case's deadline")
-    manual = [i for i in found if i in MANUAL_INTENTS]
-    if manual and category in ("other", *REQUEST_CATEGORIES):
+    # Next to a request, an objection or portability wish is handled with it; on its own, or a
+    # restriction, it has no automatic path.
+    manual = [
+        i for i in found if i in MANUAL_INTENTS and (category == "other" or i == "restriction")
+    ]
+    if manual:
         review.append(f"also asks for {', '.join(manual)}: no automatic handling")
     return review
 

@@ -65,6 +65,7 @@ class TenantResolver:
         self.domains = {d: t.id for t in registry.tenants for d in t.domains}
         self.own = tuple(policy.own_domains)
         self.variants = _name_variants(registry.tenants, policy.legal_suffixes)
+        self.first_words = _first_words(registry.tenants)
         names = sorted(self.variants, key=len, reverse=True)
         body = "|".join(re.escape(n) for n in names) or r"(?!x)x"
         self.name_pattern = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
@@ -105,23 +106,32 @@ class TenantResolver:
         return tuple(sorted(found - {"www.carerix.net"}))
 
     def _fuzzy_evidence(self, zones: Zones) -> list[Evidence]:
+        # Spaces are ignored ("Zorg Select", "Bright Path"), and a misspelt name that also holds
+        # another customer's distinctive first word ("Janssen uitzendbureau") fits both.
         found: list[Evidence] = []
         policy = self.policy.tenant_evidence
         for zone in ("subject", "new", "forwarded"):
             words = _WORDS.findall(fold(zones.get(zone)).lower())
-            grams = {
-                n: [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
-                for n in (1, 2, 3)
-            }
+            grams = [
+                " ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)
+            ]
+            compact = [g.replace(" ", "") for g in grams]
             for variant, owners in self.variants.items():
-                size = variant.count(" ") + 1
-                if len(variant) < policy.fuzzy_min_length or size > 3:
+                if len(variant) < policy.fuzzy_min_length or variant.count(" ") > 2:
                     continue
                 best = process.extractOne(
-                    variant, grams[size], scorer=fuzz.ratio, score_cutoff=policy.fuzzy_min_score
+                    variant.replace(" ", ""),
+                    compact,
+                    scorer=fuzz.ratio,
+                    score_cutoff=policy.fuzzy_min_score,
                 )
-                if best is not None:
-                    found.extend(Evidence(t, "fuzzy", zone, best[0]) for t in owners)
+                if best is None:
+                    continue
+                gram = grams[best[2]]
+                tenants = set(owners) | {
+                    t for w in gram.split() for t in self.first_words.get(w, ())
+                }
+                found.extend(Evidence(t, "fuzzy", zone, gram) for t in sorted(tenants))
         return found
 
     def _domain_owner(self, host: str) -> str | None:
@@ -192,6 +202,17 @@ def _name_variants(tenants: Iterable[Tenant], suffixes: list[str]) -> dict[str, 
                 if len(variant) >= 3:
                     owners.setdefault(variant, set()).add(tenant.id)
     return {v: tuple(sorted(ids)) for v, ids in owners.items()}
+
+
+def _first_words(tenants: Iterable[Tenant]) -> dict[str, tuple[str, ...]]:
+    """The distinctive first word of each name (5 letters or more) mapped to its tenants."""
+    owners: dict[str, set[str]] = {}
+    for tenant in tenants:
+        for name in (tenant.name, *tenant.aliases):
+            first = _clean(name).split(" ")[0]
+            if len(first) >= 5:
+                owners.setdefault(first, set()).add(tenant.id)
+    return {w: tuple(sorted(ids)) for w, ids in owners.items()}
 
 
 def _clean(name: str) -> str:

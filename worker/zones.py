@@ -6,6 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|antw|sv|vs|odp|r)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
+_FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|fw|wg|doorst|tr|rv|enc)\s*:", re.IGNORECASE)
 ZONES = ("subject", "new", "signature", "quoted", "forwarded")
 
 
@@ -95,7 +97,14 @@ def split_zones(subject: str, body: str, markers: StructureMarkers) -> Zones:
     for line in head.split("\n"):
         (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
     new, signature = _split_signature("\n".join(new_lines), markers)
-    return Zones(subject, new, signature, "\n".join(quoted_lines), forwarded)
+    quoted = "\n".join(quoted_lines)
+    # The subject of a reply or forward was written by the earlier mail's author (often us):
+    # it weighs as the quoted or forwarded text does.
+    if _REPLY_PREFIX.match(subject):
+        subject, quoted = "", f"{subject}\n{quoted}"
+    elif _FORWARD_PREFIX.match(subject):
+        subject, forwarded = "", f"{subject}\n{forwarded}"
+    return Zones(subject, new, signature, quoted, forwarded)
 
 
 def _first_boundary(body: str, markers: StructureMarkers) -> tuple[int, str]:

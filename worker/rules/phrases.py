@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from worker.rules.schema import Negation, PhraseRuleSpec
 from worker.zones import fold, normalize
 
-_CLAUSE_END = re.compile(r"[.;:!?()\[\]]| - | but | maar | aber | mais | pero ")
+_CLAUSE_END = re.compile(r"[.,;:!?()\[\]]| - | but | maar | aber | mais | pero ")
 _LONG_DIGITS = re.compile(r"\d{5,}")
 
 
@@ -22,13 +22,15 @@ class Hit:
     score: float
     snippet: str
     negated: bool
+    hedged: bool = False
 
     def reason(self) -> str:
         """The line a privacy officer reads for this hit."""
         if self.negated:
             return f"{self.rule}: negated \u201c{self.snippet}\u201d in {self.zone} (ignored)"
         quoted = f"\u201c{self.snippet}\u201d"
-        return f"{self.rule}: {quoted} in {self.zone} ({self.score:+.1f} {self.target})"
+        hedged = ", conditional" if self.hedged else ""
+        return f"{self.rule}: {quoted} in {self.zone} ({self.score:+.1f} {self.target}{hedged})"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class NegationCheck:
     before: re.Pattern[str]
     after: re.Pattern[str]
     not_negations: re.Pattern[str] | None
+    hedges: re.Pattern[str]
     words_before: int
     words_after: int
 
@@ -49,7 +52,12 @@ class NegationCheck:
 
         exceptions = words(spec.not_negations) if spec.not_negations else None
         return cls(
-            words(spec.before), words(spec.after), exceptions, spec.words_before, spec.words_after
+            words(spec.before),
+            words(spec.after),
+            exceptions,
+            words(spec.hedges),
+            spec.words_before,
+            spec.words_after,
         )
 
     def negates(self, text: str, start: int, end: int) -> bool:
@@ -59,7 +67,19 @@ class NegationCheck:
         if self.not_negations is not None:
             before = self.not_negations.sub(" ", f" {before} ")
             after = self.not_negations.sub(" ", f" {after} ")
-        return bool(self.before.search(f" {before} ") or self.after.search(f" {after} "))
+        inside = text[start:end]
+        if self.not_negations is not None:
+            inside = self.not_negations.sub(" ", f" {inside} ")
+        return bool(
+            self.before.search(f" {before} ")
+            or self.after.search(f" {after} ")
+            or self.before.search(f" {inside} ")
+        )
+
+    def hedged(self, text: str, start: int) -> bool:
+        """Whether a conditional word stands shortly before the phrase in its clause."""
+        before = _clause_tail(text[max(0, start - 120) : start], self.words_before + 2)
+        return bool(self.hedges.search(f" {before} "))
 
 
 def _clause_tail(text: str, words: int) -> str:
@@ -111,5 +131,8 @@ class PhraseRule:
             if self.negatable and negation.negates(text, match.start(), match.end()):
                 negated = negated or Hit(self.name, self.target, zone, 0.0, snippet, True)
                 continue
-            return Hit(self.name, self.target, zone, self.weight * zone_weight, snippet, False)
+            # Conditional phrasing halves the weight: it tells what may come, not what is asked.
+            hedged = negation.hedged(text, match.start())
+            score = self.weight * zone_weight * (0.5 if hedged else 1.0)
+            return Hit(self.name, self.target, zone, score, snippet, False, hedged)
         return negated

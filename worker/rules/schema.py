@@ -106,6 +106,7 @@ class Negation(Strict):
     before: list[str]
     after: list[str]
     not_negations: list[str] = Field(default_factory=list)
+    hedges: list[str] = Field(default_factory=list)
 
 
 class TenantEvidence(Strict):
@@ -165,6 +166,7 @@ class LanguageFile(Strict):
     reply_languages: list[str]
     fallback: str
     words: dict[str, list[str]]
+    country_domains: dict[str, str] = Field(default_factory=dict)
 
 
 class IdDocumentFile(Strict):
