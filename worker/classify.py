@@ -10,6 +10,7 @@ from worker.mail import ParsedMail, parse_mail
 from worker.routing import TenantResolver
 from worker.rules import RuleSet
 from worker.rules.phrases import Hit
+from worker.rules.prefilter import RuleGate
 from worker.rules.schema import INTENTS
 from worker.tenants import Registry
 from worker.zones import ZONES, Zones, normalize, split_zones
@@ -23,6 +24,8 @@ class Classifier:
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
+        self.gate = RuleGate([rule.literals for rule in rules.phrases])
+        self.zone_weights = {str(zone): weight for zone, weight in rules.policy.zones.items()}
         self.intents = tuple(
             t for t, spec in rules.policy.targets.items() if spec.kind == "intent" and t in INTENTS
         )
@@ -42,28 +45,34 @@ class Classifier:
         return Enriched(
             hits=hits,
             auto_reasons=self._auto_reasons(mail),
-            tenant=self.resolver.resolve(mail, zones),
+            tenant=self.resolver.resolve(
+                mail,
+                zones,
+                fuzzy=any(h.target == "processor-context" and not h.negated for h in hits),
+            ),
             language=language.reply,
             id_document=self._id_document(mail, hits),
             problems=mail.problems,
         )
 
     def _hits(self, texts: dict[str, str]) -> tuple[Hit, ...]:
-        # Each rule counts once: in the zone where it weighs most.
-        weights = {str(zone): weight for zone, weight in self.rules.policy.zones.items()}
+        # Each rule counts once: in the zone where it weighs most. Rules whose leading words
+        # are absent from a zone are not run there (the gate): that halves the time per mail.
+        found: dict[int, list[Hit]] = {}
+        for zone, weight in self.zone_weights.items():
+            text = texts[zone]
+            if not text or weight <= 0:
+                continue
+            for index in sorted(self.gate.candidates(text)):
+                rule = self.rules.phrases[index]
+                if zone in rule.zones:
+                    hit = rule.check(zone, text, weight, self.rules.negation)
+                    if hit is not None:
+                        found.setdefault(index, []).append(hit)
         hits: list[Hit] = []
-        for rule in self.rules.phrases:
-            found = [
-                hit
-                for zone in rule.zones
-                if texts[zone] and weights[zone] > 0
-                if (hit := rule.check(zone, texts[zone], weights[zone], self.rules.negation))
-            ]
-            positive = [hit for hit in found if not hit.negated]
-            if positive:
-                hits.append(max(positive, key=lambda hit: hit.score))
-            elif found:
-                hits.append(found[0])
+        for index in sorted(found):
+            positive = [hit for hit in found[index] if not hit.negated]
+            hits.append(max(positive, key=lambda hit: hit.score) if positive else found[index][0])
         return tuple(hits)
 
     def _auto_reasons(self, mail: ParsedMail) -> tuple[str, ...]:

@@ -122,10 +122,17 @@ def _empty(problems: tuple[str, ...]) -> ParsedMail:
     return ParsedMail({}, "", "", "", (), "", "", False, (), (), problems)
 
 
+# Only these can carry encoded words that matter; decoding every Received line is wasted time.
+_DECODED = frozenset({"subject", "from", "to", "cc", "reply-to", "sender", "delivered-to"})
+
+
 def _headers(message: email.message.Message) -> dict[str, tuple[str, ...]]:
     collected: dict[str, list[str]] = {}
     for key, value in message.items():
-        collected.setdefault(key.strip().lower(), []).append(decode_header(value))
+        name = key.strip().lower()
+        collected.setdefault(name, []).append(
+            decode_header(value) if name in _DECODED else str(value)
+        )
     return {key: tuple(values) for key, values in collected.items()}
 
 

@@ -70,11 +70,12 @@ class TenantResolver:
         body = "|".join(re.escape(n) for n in names) or r"(?!x)x"
         self.name_pattern = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
 
-    def resolve(self, mail: ParsedMail, zones: Zones) -> TenantMatch:
-        """Collects evidence and answers a tenant only when exactly one fits."""
+    def resolve(self, mail: ParsedMail, zones: Zones, fuzzy: bool = True) -> TenantMatch:
+        """Collects evidence and answers a tenant only when exactly one fits. Misspelt names
+        are looked for only when `fuzzy` (the caller saw agency context): it is the slow part."""
         evidence = [*self._address_evidence(mail), *self._text_evidence(zones)]
         unknown = self._unknown_hosts(zones)
-        if not evidence and self.variants:
+        if not evidence and fuzzy and self.variants:
             evidence = self._fuzzy_evidence(zones)
         evidence = _drop_shadowed(evidence)
         return self._decide(evidence, unknown)

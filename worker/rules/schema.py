@@ -23,6 +23,15 @@ DEFAULT_ZONES: tuple[ZoneName, ...] = ("subject", "new", "quoted", "forwarded")
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="kebab-case")]
 
 
+def check_lower_regex(pattern: str) -> str:
+    """A phrase pattern: a valid regex in lower case, as the text it is matched against."""
+    check_regex(pattern)
+    literal = re.sub(r"\\.", "", pattern)
+    if literal != literal.lower():
+        raise ValueError(f"pattern {pattern!r} has capitals; text is matched in lower case")
+    return pattern
+
+
 def check_regex(pattern: str) -> str:
     """Compiles a pattern so that a broken regex is reported where it is written."""
     try:
@@ -49,7 +58,9 @@ class PhraseRuleSpec(Strict):
     zones: list[ZoneName] = Field(default_factory=lambda: list(DEFAULT_ZONES))
     negatable: bool = True
 
-    _patterns_compile = field_validator("patterns")(lambda cls, v: [check_regex(p) for p in v])
+    _patterns_compile = field_validator("patterns")(
+        lambda cls, v: [check_lower_regex(p) for p in v]
+    )
 
 
 class PhraseFile(Strict):
