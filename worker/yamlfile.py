@@ -92,10 +92,15 @@ def validate(model: type[Model], data: Any, path: Path) -> Model:
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        problem = f"{where}: {first['msg']}" if where else first["msg"]
-        raise RulesError(str(path), line_of(data, first["loc"]), problem) from err
+        errors = err.errors()
+        problems = []
+        for error in errors[:5]:
+            where = ".".join(str(part) for part in error["loc"])
+            line = line_of(data, error["loc"])
+            problems.append(f"{where} (line {line}): {error['msg']}" if where else error["msg"])
+        more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+        first_line = line_of(data, errors[0]["loc"])
+        raise RulesError(str(path), first_line, "; ".join(problems) + more) from err
 
 
 def load_model(model: type[Model], path: Path) -> Model:

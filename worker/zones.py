@@ -85,14 +85,14 @@ def compile_markers(reply: list[str], forward: list[str], signature: list[str]) 
 def split_zones(subject: str, body: str, markers: StructureMarkers) -> Zones:
     """Splits a body at the first reply header or forward marker, then splits off the signature."""
     body = body.replace("\r\n", "\n").replace("\r", "\n")
-    cut, kind = _first_boundary(body, markers)
-    head, tail = body[:cut], body[cut:]
+    start, end, kind = _first_boundary(body, markers)
+    head = body[:start]
     quoted_lines: list[str] = []
     forwarded = ""
     if kind == "forward":
-        forwarded = tail
+        forwarded = body[start:]
     elif kind == "reply":
-        head, quoted_lines = _split_reply_tail(head, tail)
+        head, quoted_lines = _split_reply_tail(head, body[start:end], body[end:])
     new_lines: list[str] = []
     for line in head.split("\n"):
         (quoted_lines if line.lstrip().startswith(">") else new_lines).append(line)
@@ -107,25 +107,25 @@ def split_zones(subject: str, body: str, markers: StructureMarkers) -> Zones:
     return Zones(subject, new, signature, quoted, forwarded)
 
 
-def _first_boundary(body: str, markers: StructureMarkers) -> tuple[int, str]:
+def _first_boundary(body: str, markers: StructureMarkers) -> tuple[int, int, str]:
     found = [
-        (m.start(), kind)
+        (match.start(), match.end(), kind)
         for kind, pattern in (("reply", markers.reply), ("forward", markers.forward))
-        if (m := pattern.search(body))
+        if (match := pattern.search(body))
     ]
-    return min(found) if found else (len(body), "")
+    return min(found) if found else (len(body), len(body), "")
 
 
-def _split_reply_tail(head: str, tail: str) -> tuple[str, list[str]]:
+def _split_reply_tail(head: str, header: str, rest: str) -> tuple[str, list[str]]:
     # Bottom-posters quote with '>' and write below the quote: after a reply header whose
     # quote is '>'-marked, only the '>' lines are the old message.
-    lines = tail.split("\n")
-    following = [line for line in lines[1:] if line.strip()]
+    lines = rest.split("\n")
+    following = [line for line in lines if line.strip()]
     if following and following[0].lstrip().startswith(">"):
-        old = [lines[0]] + [line for line in lines[1:] if line.lstrip().startswith(">")]
-        newer = [line for line in lines[1:] if not line.lstrip().startswith(">")]
-        return head + "\n" + "\n".join(newer), old
-    return head, lines
+        old = [line for line in lines if line.lstrip().startswith(">")]
+        newer = [line for line in lines if not line.lstrip().startswith(">")]
+        return head + "\n" + "\n".join(newer), [header, *old]
+    return head, [header, *lines]
 
 
 def _split_signature(text: str, markers: StructureMarkers) -> tuple[str, str]:

@@ -47,11 +47,9 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     policy = load_model(PolicyFile, directory / "policy.yaml")
     structure = load_model(StructureFile, directory / "structure.yaml")
     ids = load_model(IdDocumentFile, directory / "id_documents.yaml")
-    phrases = _load_phrases(directory / "phrases", policy)
-    headers = tuple(
-        HeaderRule.from_spec(s) for s in load_model(HeaderFile, directory / "auto.yaml").rules
-    )
-    _unique([r.name for r in phrases] + [r.name for r in headers], directory)
+    seen: dict[str, str] = {}
+    phrases = _load_phrases(directory / "phrases", policy, seen)
+    headers = _load_headers(directory / "auto.yaml", seen)
     return RuleSet(
         directory=directory,
         policy=policy,
@@ -67,7 +65,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
     )
 
 
-def _load_phrases(folder: Path, policy: PolicyFile) -> tuple[PhraseRule, ...]:
+def _load_phrases(folder: Path, policy: PolicyFile, seen: dict[str, str]) -> tuple[PhraseRule, ...]:
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise RulesError(str(folder), None, "no phrase rule files (*.yaml) found")
@@ -76,6 +74,7 @@ def _load_phrases(folder: Path, policy: PolicyFile) -> tuple[PhraseRule, ...]:
         data = load_yaml(path)
         parsed = validate(PhraseFile, data, path)
         for index, spec in enumerate(parsed.rules):
+            _claim(seen, spec.name, path, line_of(data, ["rules", index, "name"]))
             if spec.target not in policy.targets:
                 line = line_of(data, ["rules", index, "target"])
                 known = ", ".join(sorted(policy.targets))
@@ -88,9 +87,17 @@ def _load_phrases(folder: Path, policy: PolicyFile) -> tuple[PhraseRule, ...]:
     return tuple(rules)
 
 
-def _unique(names: list[str], directory: Path) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise RulesError(str(directory), None, f"rule name {name!r} is used twice")
-        seen.add(name)
+def _load_headers(path: Path, seen: dict[str, str]) -> tuple[HeaderRule, ...]:
+    data = load_yaml(path)
+    parsed = validate(HeaderFile, data, path)
+    for index, spec in enumerate(parsed.rules):
+        _claim(seen, spec.name, path, line_of(data, ["rules", index, "name"]))
+    return tuple(HeaderRule.from_spec(spec) for spec in parsed.rules)
+
+
+def _claim(seen: dict[str, str], name: str, path: Path, line: int | None) -> None:
+    """Rule names are unique across all files: reasons and stored hits refer to them."""
+    where = f"{path}:{line}"
+    if name in seen:
+        raise RulesError(str(path), line, f"rule name {name!r} is already used at {seen[name]}")
+    seen[name] = where

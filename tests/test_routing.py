@@ -1,0 +1,94 @@
+"""Tenant resolution: one customer when exactly one fits, none (and review) otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_mail
+from worker.classify import Classifier
+
+
+def route(
+    classifier: Classifier,
+    body: str,
+    sender: str = "Jan <jan@example.nl>",
+    subject: str = "Verzoek",
+) -> tuple[str, str | None, bool, tuple[str, ...]]:
+    decision = classifier.classify(make_mail(body, subject=subject, sender=sender))
+    return decision.category, decision.tenant, decision.needs_review, decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tenant"),
+    [
+        (
+            "Ik heb via https://acme.carerix.net gesolliciteerd, verwijder mijn gegevens.",
+            "acme-staffing",
+        ),
+        (
+            "Ik heb gesolliciteerd bij Acme Staffing B.V. en wil inzage in mijn dossier.",
+            "acme-staffing",
+        ),
+        ("Ik ben via Flexwerk Zuid gedetacheerd. Graag inzage in mijn gegevens.", "flexwerk-zuid"),
+        (
+            "I applied through BrightPath Recruitment, please delete my CV.",
+            "brightpath-recruitment",
+        ),
+    ],
+)
+def test_one_customer_fits(classifier: Classifier, body: str, tenant: str) -> None:
+    category, found, review, _ = route(classifier, body)
+    assert (category, found, review) == ("processor_routed", tenant, False)
+
+
+def test_misspelt_name_routes_but_asks_review(classifier: Classifier) -> None:
+    category, tenant, review, reasons = route(
+        classifier, "I applied through Brigthpath Recruitmnt, please delete my CV."
+    )
+    assert (category, tenant, review) == ("processor_routed", "brightpath-recruitment", True)
+    assert any("approximate" in r for r in reasons)
+
+
+def test_two_customers_give_no_tenant(classifier: Classifier) -> None:
+    category, tenant, review, reasons = route(
+        classifier,
+        "Ik heb bij Flexwerk Noord en daarna bij Flexwerk Zuid gewerkt via het uitzendbureau."
+        " Verwijder mijn gegevens.",
+    )
+    assert (category, tenant, review) == ("processor_routed", None, True)
+    assert any("several customers fit" in r for r in reasons)
+
+
+def test_unregistered_agency_goes_to_review(classifier: Classifier) -> None:
+    category, tenant, review, reasons = route(
+        classifier, "Ik heb gesolliciteerd bij uitzendbureau Snelwerk. Verwijder mijn cv."
+    )
+    assert (category, tenant, review) == ("processor_routed", None, True)
+    assert any("without a known tenant" in r for r in reasons)
+
+
+def test_unknown_carerix_host_is_processor_context(classifier: Classifier) -> None:
+    category, tenant, review, reasons = route(
+        classifier, "Mijn profiel staat op https://nobody.carerix.net, ik wil inzage."
+    )
+    assert (category, tenant, review) == ("processor_routed", None, True)
+    assert any("nobody.carerix.net" in r for r in reasons)
+
+
+def test_agency_employee_about_own_data_is_not_routed(classifier: Classifier) -> None:
+    category, tenant, _, _ = route(
+        classifier,
+        "Graag mijn naam corrigeren in jullie nieuwsbrief: het is Anne, niet Anna.\n\n"
+        "Met vriendelijke groet,\nAnne\nAcme Staffing",
+        sender="Anne <anne@acme-staffing.nl>",
+    )
+    assert (category, tenant) == ("correction", None)
+
+
+def test_common_word_alias_in_lower_case_is_weak(classifier: Classifier) -> None:
+    # "vooruit" is an ordinary Dutch word; written in lower case it is not the customer.
+    category, tenant, _, _ = route(
+        classifier,
+        "Ik kijk vooruit naar jullie antwoord. Verwijder mijn gegevens uit de nieuwsbrief.",
+    )
+    assert (category, tenant) == ("deletion", None)
