@@ -102,7 +102,7 @@ def test_registry_refuses_a_domain_owned_twice(tmp_path: Path) -> None:
     path.write_text(
         "tenants:\n" + tenant.format(id="one") + tenant.format(id="two"), encoding="utf-8"
     )
-    with pytest.raises(RulesError, match="domain shared.nl belongs to both one and two"):
+    with pytest.raises(RulesError, match=r"domain shared\.nl belongs to both one and two"):
         load_registry(path)
 
 
