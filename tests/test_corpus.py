@@ -12,12 +12,12 @@ LABELS = load_labels(FIXTURES / "mail" / "labels.jsonl")
 KEYS = ("category", "intents", "tenant", "language", "auto_generated", "needs_review")
 # The levels reached when these tests were written; a rule change that lowers one fails here.
 MINIMUM = {
-    "category": 0.96,
-    "intents": 0.96,
-    "tenant": 0.98,
-    "language": 0.98,
+    "category": 1.0,
+    "intents": 0.99,
+    "tenant": 1.0,
+    "language": 0.99,
     "auto_generated": 1.0,
-    "needs_review": 0.95,
+    "needs_review": 0.98,
 }
 
 

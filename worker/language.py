@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from worker.rules.schema import LanguageFile
 
-_WORD = re.compile(r"[a-z']+")
+_WORD = re.compile(r"[^\W\d_]+")
 # Counting the first few hundred words is enough to tell languages apart.
 MAX_WORDS = 400
 # Below this many known words, the sender's own text alone is too little to go by.

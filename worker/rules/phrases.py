@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from worker.rules.prefilter import rule_literals
 from worker.rules.schema import Negation, PhraseRuleSpec
 from worker.zones import fold, normalize
 
-_CLAUSE_END = re.compile(r"[.,;:!?()\[\]]| - | but | maar | aber | mais | pero ")
+_CLAUSE_END = re.compile(
+    r"[.,;:!?()\[\]]| - | (?:but|maar|aber|mais|pero|and|en|und|et|y|or|of|oder|ou|o) "
+)
 _LONG_DIGITS = re.compile(r"\d{5,}")
 
 
@@ -107,14 +110,19 @@ class PhraseRule:
     negatable: bool
     pattern: re.Pattern[str]
     literals: frozenset[str] | None = None
+    leading_boundary: bool = False
 
     @classmethod
     def from_spec(cls, spec: PhraseRuleSpec) -> PhraseRule:
         # Patterns are written against normalised text: lower case, no accents, single spaces.
         # They are compiled case-sensitively (the schema rejects capitals): IGNORECASE made
-        # matching three times slower.
-        # Folding touches only non-ASCII letters, so regex escapes such as \S survive it.
-        joined = "|".join(f"(?:{fold(p)})" for p in spec.patterns)
+        # matching three times slower. Folding touches only non-ASCII letters, so regex escapes
+        # such as \S survive it.
+        patterns = [fold(p) for p in spec.patterns]
+        # A leading \b stops re from skipping ahead to the possible first letters; it is
+        # checked by hand after a match instead, which makes the search twice as fast.
+        leading = all(p.startswith(r"\b") for p in patterns)
+        body = [p[2:] if leading else p for p in patterns]
         return cls(
             spec.name,
             spec.description,
@@ -122,16 +130,27 @@ class PhraseRule:
             spec.weight,
             tuple(spec.zones),
             spec.negatable,
-            re.compile(joined),
-            rule_literals([fold(p) for p in spec.patterns]),
+            re.compile("|".join(f"(?:{p})" for p in body)),
+            rule_literals(patterns),
+            leading,
         )
+
+    def matches(self, text: str) -> Iterator[re.Match[str]]:
+        """Every match, as the patterns as written (with their leading \b) would find them."""
+        position = 0
+        while (match := self.pattern.search(text, position)) is not None:
+            if self.leading_boundary and not _at_boundary(text, match.start()):
+                position = match.start() + 1
+                continue
+            yield match
+            position = max(match.end(), match.start() + 1)
 
     def check(
         self, zone: str, text: str, zone_weight: float, negation: NegationCheck
     ) -> Hit | None:
         """The first non-negated match in a zone's normalised text, else a negated one."""
         negated: Hit | None = None
-        for match in self.pattern.finditer(text):
+        for match in self.matches(text):
             snippet = _LONG_DIGITS.sub("…", match.group(0)[:80])
             if self.negatable and negation.negates(text, match.start(), match.end()):
                 negated = negated or Hit(self.name, self.target, zone, 0.0, snippet, True)
@@ -141,3 +160,14 @@ class PhraseRule:
             score = self.weight * zone_weight * (0.5 if hedged else 1.0)
             return Hit(self.name, self.target, zone, score, snippet, False, hedged)
         return negated
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _at_boundary(text: str, index: int) -> bool:
+    """What \b means at `index`: a word character on exactly one side."""
+    before = index > 0 and _is_word(text[index - 1])
+    after = index < len(text) and _is_word(text[index])
+    return before != after

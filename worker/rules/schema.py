@@ -57,6 +57,10 @@ class PhraseRuleSpec(Strict):
     patterns: list[str] = Field(min_length=1)
     zones: list[ZoneName] = Field(default_factory=lambda: list(DEFAULT_ZONES))
     negatable: bool = True
+    examples: list[str] = Field(default_factory=list, description="text the rule must fire on")
+    counterexamples: list[str] = Field(
+        default_factory=list, description="text it must not fire on (or only negated)"
+    )
 
     _patterns_compile = field_validator("patterns")(
         lambda cls, v: [check_lower_regex(p) for p in v]

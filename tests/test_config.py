@@ -1,0 +1,63 @@
+"""Settings: TOML file, then environment, validated once with clear messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.cli import main
+from worker.config import load_settings
+from worker.errors import ConfigError
+
+
+def test_defaults_without_a_file() -> None:
+    settings = load_settings(None, environ={})
+    assert settings.mailbox_address == "privacy@carerix.com"
+    assert settings.rules_dir is None
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    path = tmp_path / "worker.toml"
+    path.write_text('[worker]\nmailbox_address = "avg@example.nl"\nrules_dir = "/srv/rules"\n')
+    settings = load_settings(path, environ={"PRIVACY_WORKER_MAILBOX_ADDRESS": "dpo@example.nl"})
+    assert settings.mailbox_address == "dpo@example.nl"
+    assert settings.rules_dir == Path("/srv/rules")
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = tmp_path / "worker.toml"
+    path.write_text('[worker]\nmailbox_address = "avg@example.nl"\n')
+    assert load_settings(None, environ={"PRIVACY_WORKER_CONFIG": str(path)}).mailbox_address == (
+        "avg@example.nl"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[worker]\nmailbox_adress = "x@example.nl"\n', "mailbox_adress: Extra inputs"),
+        ('[worker]\nmailbox_address = "not an address"\n', "mailbox_address: String should match"),
+        ("[worker\n", "invalid TOML"),
+        ("[wrker]\nx = 1\n", "unknown section"),
+    ],
+)
+def test_bad_file_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "worker.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path, environ={})
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read configuration"):
+        load_settings(tmp_path / "absent.toml", environ={})
+
+
+def test_cli_reports_config_errors_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "worker.toml"
+    path.write_text("[worker]\nbogus = 1\n")
+    assert main(["--config", str(path), "check-rules"]) == 2
+    assert "privacy-worker: " in capsys.readouterr().err
