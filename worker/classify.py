@@ -24,7 +24,7 @@ class Classifier:
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
-        self.gate = RuleGate([rule.literals for rule in rules.phrases])
+        self.gate = RuleGate([rule.patterns for rule in rules.phrases])
         self.zone_weights = {str(zone): weight for zone, weight in rules.policy.zones.items()}
         self.intents = tuple(
             t for t, spec in rules.policy.targets.items() if spec.kind == "intent" and t in INTENTS
@@ -63,7 +63,7 @@ class Classifier:
             text = texts[zone]
             if not text or weight <= 0:
                 continue
-            for index in sorted(self.gate.candidates(text)):
+            for index in self.gate.candidates(text):
                 rule = self.rules.phrases[index]
                 if zone in rule.zones:
                     hit = rule.check(zone, text, weight, self.rules.negation)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import ahocorasick
 from rapidfuzz import fuzz, process
 
 from worker.mail import ParsedMail
@@ -13,10 +14,9 @@ from worker.rules.schema import PolicyFile
 from worker.tenants import Registry, Tenant
 from worker.zones import Zones, fold
 
-_HOST = re.compile(
-    r"[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?)+"
-)
-_CARERIX_HOST = re.compile(r"^([a-z0-9-]+)\.carerix\.net$")
+CARERIX_NET = "carerix.net"
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+_LABEL_BEFORE = re.compile(r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.$")
 _WORDS = re.compile(r"[a-z0-9&'-]+")
 # Evidence in these zones says the mail is about the customer; a signature only says who writes.
 _TOPIC_ZONES = ("subject", "new", "forwarded", "quoted")
@@ -66,45 +66,51 @@ class TenantResolver:
         self.own = tuple(policy.own_domains)
         self.variants = _name_variants(registry.tenants, policy.legal_suffixes)
         self.first_words = _first_words(registry.tenants)
-        names = sorted(self.variants, key=len, reverse=True)
-        body = "|".join(re.escape(n) for n in names) or r"(?!x)x"
-        self.name_pattern = re.compile(rf"(?<![\w-])(?:{body})(?![\w-])", re.IGNORECASE)
+        self.finder = _finder(self.variants, [*self.hosts, *self.domains, CARERIX_NET])
 
     def resolve(self, mail: ParsedMail, zones: Zones, fuzzy: bool = True) -> TenantMatch:
         """Collects evidence and answers a tenant only when exactly one fits. Misspelt names
         are looked for only when `fuzzy` (the caller saw agency context): it is the slow part."""
-        evidence = [*self._address_evidence(mail), *self._text_evidence(zones)]
-        unknown = self._unknown_hosts(zones)
+        unknown: set[str] = set()
+        evidence = [*self._address_evidence(mail), *self._text_evidence(zones, unknown)]
         if not evidence and fuzzy and self.variants:
             evidence = self._fuzzy_evidence(zones)
         evidence = _drop_shadowed(evidence)
-        return self._decide(evidence, unknown)
+        return self._decide(evidence, tuple(sorted(unknown)))
 
-    def _address_evidence(self, mail: ParsedMail) -> Iterable[Evidence]:
+    def _address_evidence(self, mail: ParsedMail) -> Iterator[Evidence]:
         for zone, addresses in (("sender", (mail.sender,)), ("recipients", mail.recipients)):
             for address in addresses:
                 tenant = self._domain_owner(address.rpartition("@")[2])
                 if tenant:
                     yield Evidence(tenant, "domain", zone, address)
 
-    def _text_evidence(self, zones: Zones) -> Iterable[Evidence]:
+    def _text_evidence(self, zones: Zones, unknown: set[str]) -> Iterator[Evidence]:
+        # One Aho-Corasick pass per zone finds every name, host and domain of the registry: a
+        # regex alternation of hundreds of customers' names would be tried at every position.
         for zone in ("subject", "new", "forwarded", "quoted", "signature"):
             text = fold(zones.get(zone))
-            for host in set(_HOST.findall(text.lower())):
-                if host in self.hosts:
-                    yield Evidence(self.hosts[host], "host", zone, host)
-                elif tenant := self._domain_owner(host):
-                    yield Evidence(tenant, "domain", zone, host)
-            for match in self.name_pattern.finditer(text):
-                found = match.group(0)
-                kind = "weak-name" if " " not in found and found.islower() else "name"
-                for tenant in self.variants[found.lower()]:
-                    yield Evidence(tenant, kind, zone, found, match.span())
-
-    def _unknown_hosts(self, zones: Zones) -> tuple[str, ...]:
-        text = " ".join(zones.get(z) for z in _TOPIC_ZONES).lower()
-        found = {h for h in _HOST.findall(text) if _CARERIX_HOST.match(h) and h not in self.hosts}
-        return tuple(sorted(found - {"www.carerix.net"}))
+            lower = text.lower()
+            if len(lower) != len(text):
+                text = lower  # a rare letter changed length in lower case: no case test then
+            for end, key in self.finder.iter(lower):
+                start = end + 1 - len(key)
+                if key == CARERIX_NET:
+                    host = _carerix_host(lower, start)
+                    if host in self.hosts:
+                        yield Evidence(self.hosts[host], "host", zone, host)
+                    elif host and zone in _TOPIC_ZONES:
+                        unknown.add(host)
+                elif key in self.variants:
+                    if _word_at(lower, start, end + 1):
+                        found = text[start : end + 1]
+                        kind = "weak-name" if " " not in key and found.islower() else "name"
+                        for tenant in self.variants[key]:
+                            yield Evidence(tenant, kind, zone, found, (start, end + 1))
+                elif _host_at(lower, start, end + 1):
+                    owner = self.hosts.get(key) or self.domains.get(key)
+                    if owner:
+                        yield Evidence(owner, "host" if key in self.hosts else "domain", zone, key)
 
     def _fuzzy_evidence(self, zones: Zones) -> list[Evidence]:
         # Spaces are ignored ("Zorg Select", "Bright Path"), and a misspelt name that also holds
@@ -192,6 +198,44 @@ class TenantResolver:
         }
         weight = by_kind[evidence.kind]
         return weight * 0.5 if evidence.zone == "quoted" else weight
+
+
+def _finder(names: Iterable[str], hosts: Iterable[str]) -> ahocorasick.Automaton:
+    automaton = ahocorasick.Automaton()
+    for key in {*names, *hosts}:
+        automaton.add_word(key, key)
+    automaton.make_automaton()
+    return automaton
+
+
+def _word_at(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] stands as whole words (no letter, digit or hyphen touching it)."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return not (before.isalnum() or before in "-_" or after.isalnum() or after in "-_")
+
+
+def _host_at(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] is a whole host name, or the parent domain of one (mail.x.nl)."""
+    before = text[start - 1] if start > 0 else " "
+    return before not in _HOST_CHARS and _host_ends(text, end)
+
+
+def _host_ends(text: str, end: int) -> bool:
+    """Whether a host name ends at `end`: no host character follows, nor a dot and one."""
+    after = text[end : end + 2]
+    if not after:
+        return True
+    return after[0] not in _HOST_CHARS and not (after[0] == "." and after[1:] in _HOST_CHARS)
+
+
+def _carerix_host(text: str, start: int) -> str:
+    """The NAME.carerix.net host whose "carerix.net" starts at `start`, or '' if none."""
+    if text[start - 1 : start] != "." or not _host_ends(text, start + len(CARERIX_NET)):
+        return ""
+    match = _LABEL_BEFORE.search(text, max(0, start - 64), start)
+    host = f"{match.group(1)}.{CARERIX_NET}" if match else ""
+    return "" if host == f"www.{CARERIX_NET}" else host
 
 
 def _name_variants(tenants: Iterable[Tenant], suffixes: list[str]) -> dict[str, tuple[str, ...]]:

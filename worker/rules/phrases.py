@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from worker.rules.prefilter import rule_literals
 from worker.rules.schema import Negation, PhraseRuleSpec
 from worker.zones import fold, normalize
 
@@ -109,7 +108,7 @@ class PhraseRule:
     zones: tuple[str, ...]
     negatable: bool
     pattern: re.Pattern[str]
-    literals: frozenset[str] | None = None
+    patterns: tuple[str, ...] = ()
     leading_boundary: bool = False
 
     @classmethod
@@ -131,7 +130,7 @@ class PhraseRule:
             tuple(spec.zones),
             spec.negatable,
             re.compile("|".join(f"(?:{p})" for p in body)),
-            rule_literals(patterns),
+            tuple(patterns),
             leading,
         )
 

@@ -1,7 +1,8 @@
-"""Finds the literal words a regex match must start with, so a rule can skip text lacking them.
+"""Finds the literal words a regex match must contain, so a rule can skip text lacking them.
 
-Python's re tries every alternative at every position; a plain substring test per literal is many
-times cheaper. The analysis is sound: it answers None (no filter) whenever it is not sure.
+Python's re tries every alternative at every position; one Aho-Corasick pass over the text finding
+all literals of all rules is many times cheaper. The analysis is sound: a pattern is skipped only
+when a part it cannot match without is absent, and it answers None (always run) when unsure.
 """
 
 from __future__ import annotations
@@ -72,38 +73,85 @@ def _branches(branches: list[Any]) -> set[str] | None:
     return result
 
 
-def rule_literals(patterns: list[str]) -> frozenset[str] | None:
-    """The union over a rule's patterns; None as soon as one pattern cannot be filtered."""
-    result: set[str] = set()
-    for pattern in patterns:
-        found = leading_literals(pattern)
-        if found is None:
-            return None
-        result |= found
-    return frozenset(result)
+def requirements(pattern: str) -> tuple[frozenset[str], ...] | None:
+    """Sets of literals such that a match holds one literal of every set; None if none known.
+
+    Each set comes from one mandatory part of the pattern's top level: a literal run, a group or
+    alternation (the words its match starts with), or a repeat that must occur at least once.
+    """
+    try:
+        items = list(sre_parse.parse(pattern))
+    except re.error:
+        return None
+    found: list[frozenset[str]] = []
+    index = 0
+    while index < len(items):
+        op, av = items[index]
+        if op == sre.LITERAL:
+            end = index
+            while end < len(items) and items[end][0] == sre.LITERAL:
+                end += 1
+            words = {"".join(chr(item[1]) for item in items[index:end])}
+            index = end
+        else:
+            body = list(av[2]) if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] >= 1 else None
+            mandatory = op in (sre.SUBPATTERN, sre.BRANCH) or body is not None
+            words = (
+                (_sequence(body if body is not None else [items[index]]) or set())
+                if mandatory
+                else set()
+            )
+            index += 1
+        # A one-letter literal is in every text: it filters nothing.
+        if words and all(len(word) >= MIN_PREFIX for word in words):
+            found.append(frozenset(words))
+    return tuple(found) or None
 
 
 class RuleGate:
-    """Tells which rules can match a text: one Aho-Corasick pass finds every leading literal."""
+    """Tells which rules can match a text: one Aho-Corasick pass finds every required literal."""
 
-    def __init__(self, literals: Sequence[frozenset[str] | None]) -> None:
-        self.always = frozenset(i for i, words in enumerate(literals) if words is None)
+    def __init__(self, rules: Sequence[Sequence[str]]) -> None:
+        # Literal sets get ids; a pattern needs a set of ids; a rule may match when any of its
+        # patterns has all its sets present. Set arithmetic keeps the per-text work in C.
+        set_ids: dict[frozenset[str], int] = {}
+        self.pattern_rule: list[int] = []
+        self.pattern_needs: list[frozenset[int]] = []
+        always: set[int] = set()
+        for rule, patterns in enumerate(rules):
+            for pattern in patterns:
+                needs = requirements(pattern)
+                if needs is None:
+                    always.add(rule)
+                    continue
+                ids = frozenset(set_ids.setdefault(words, len(set_ids)) for words in needs)
+                self.pattern_rule.append(rule)
+                self.pattern_needs.append(ids)
+        self.always = frozenset(always)
+        self.set_patterns: list[set[int]] = [set() for _ in set_ids]
+        for index, needed in enumerate(self.pattern_needs):
+            for set_id in needed:
+                self.set_patterns[set_id].add(index)
+        word_sets: dict[str, set[int]] = {}
+        for words, set_id in set_ids.items():
+            for word in words:
+                word_sets.setdefault(word, set()).add(set_id)
         self.automaton = ahocorasick.Automaton()
-        owners: dict[str, set[int]] = {}
-        for index, words in enumerate(literals):
-            for word in words or ():
-                owners.setdefault(word, set()).add(index)
-        for word, indexes in owners.items():
-            self.automaton.add_word(word, frozenset(indexes))
-        self.empty = not owners
+        for word, owners in word_sets.items():
+            self.automaton.add_word(word, frozenset(owners))
+        self.empty = not word_sets
         if not self.empty:
             self.automaton.make_automaton()
 
-    def candidates(self, text: str) -> frozenset[int]:
-        """Indexes of the rules whose patterns may match somewhere in `text`."""
-        if self.empty:
-            return self.always
+    def candidates(self, text: str) -> list[int]:
+        """Indexes (ascending) of the rules whose patterns may match somewhere in `text`."""
         found: set[int] = set(self.always)
-        for _, indexes in self.automaton.iter(text):
-            found |= indexes
-        return frozenset(found)
+        if not self.empty:
+            present: set[int] = set()
+            for _, ids in self.automaton.iter(text):
+                present |= ids
+            touched: set[int] = set()
+            for set_id in present:
+                touched |= self.set_patterns[set_id]
+            found.update(self.pattern_rule[p] for p in touched if self.pattern_needs[p] <= present)
+        return sorted(found)
