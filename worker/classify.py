@@ -48,7 +48,7 @@ class Classifier:
             tenant=self.resolver.resolve(
                 mail,
                 zones,
-                fuzzy=any(h.target == "processor-context" and not h.negated for h in hits),
+                fuzzy=self._fuzzy_can_matter(hits),
             ),
             language=language.reply,
             id_document=self._id_document(mail, hits),
@@ -63,10 +63,10 @@ class Classifier:
             text = texts[zone]
             if not text or weight <= 0:
                 continue
-            for index in self.gate.candidates(text):
+            for index, start in self.gate.candidates(text):
                 rule = self.rules.phrases[index]
                 if zone in rule.zones:
-                    hit = rule.check(zone, text, weight, self.rules.negation)
+                    hit = rule.check(zone, text, weight, self.rules.negation, start)
                     if hit is not None:
                         found.setdefault(index, []).append(hit)
         hits: list[Hit] = []
@@ -74,6 +74,13 @@ class Classifier:
             positive = [hit for hit in found[index] if not hit.negated]
             hits.append(max(positive, key=lambda hit: hit.score) if positive else found[index][0])
         return tuple(hits)
+
+    def _fuzzy_can_matter(self, hits: tuple[Hit, ...]) -> bool:
+        # A misspelt customer name only matters when it can make the mail processor_routed:
+        # the search for one (the slowest part of routing) is skipped when it cannot.
+        context = sum(h.score for h in hits if h.target == "processor-context" and not h.negated)
+        needed = self.rules.policy.thresholds.processor - self.resolver.fuzzy_weight
+        return context > 0 and context >= needed
 
     def _auto_reasons(self, mail: ParsedMail) -> tuple[str, ...]:
         reasons = [r for rule in self.rules.headers if (r := rule.check(mail)) is not None]

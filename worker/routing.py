@@ -19,6 +19,8 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _LABEL_BEFORE = re.compile(r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.$")
 _WORDS = re.compile(r"[a-z0-9&'-]+")
 # Evidence in these zones says the mail is about the customer; a signature only says who writes.
+# Misspelt names are looked for in the first part of a zone only: it is the slow search.
+FUZZY_MAX_CHARS = 5000
 _TOPIC_ZONES = ("subject", "new", "forwarded", "quoted")
 
 
@@ -66,6 +68,12 @@ class TenantResolver:
         self.own = tuple(policy.own_domains)
         self.variants = _name_variants(registry.tenants, policy.legal_suffixes)
         self.first_words = _first_words(registry.tenants)
+        # A misspelt or lower-case name counts three quarters of a properly written one.
+        self.fuzzy_weight = policy.tenant_evidence.name_in_text * 0.75
+        minimum = policy.tenant_evidence.fuzzy_min_length
+        self.fuzzy_variants = {
+            v: v.replace(" ", "") for v in self.variants if len(v) >= minimum and v.count(" ") <= 2
+        }
         self.finder = _finder(self.variants, [*self.hosts, *self.domains, CARERIX_NET])
 
     def resolve(self, mail: ParsedMail, zones: Zones, fuzzy: bool = True) -> TenantMatch:
@@ -116,29 +124,27 @@ class TenantResolver:
         # Spaces are ignored ("Zorg Select", "Bright Path"), and a misspelt name that also holds
         # another customer's distinctive first word ("Janssen uitzendbureau") fits both.
         found: list[Evidence] = []
-        policy = self.policy.tenant_evidence
+        cutoff = self.policy.tenant_evidence.fuzzy_min_score
         for zone in ("subject", "new", "forwarded"):
-            words = _WORDS.findall(fold(zones.get(zone)).lower())
-            grams = [
-                " ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)
-            ]
-            compact = [g.replace(" ", "") for g in grams]
-            for variant, owners in self.variants.items():
-                if len(variant) < policy.fuzzy_min_length or variant.count(" ") > 2:
-                    continue
-                best = process.extractOne(
-                    variant.replace(" ", ""),
-                    compact,
-                    scorer=fuzz.ratio,
-                    score_cutoff=policy.fuzzy_min_score,
-                )
+            grams = _grams_by_length(zones.get(zone)[:FUZZY_MAX_CHARS])
+            for variant, compact in self.fuzzy_variants.items():
+                # A ratio of `cutoff` or more is impossible between strings whose lengths differ
+                # by more than this: only grams of nearby length are compared.
+                slack = int(len(compact) * (100 - cutoff) / 100) + 1
+                near = [
+                    g
+                    for n in range(len(compact) - slack, len(compact) + slack + 1)
+                    for g in grams.get(n, ())
+                ]
+                best = process.extractOne(compact, near, scorer=fuzz.ratio, score_cutoff=cutoff)
                 if best is None:
                     continue
-                gram = grams[best[2]]
-                tenants = set(owners) | {
-                    t for w in gram.split() for t in self.first_words.get(w, ())
-                }
-                found.extend(Evidence(t, "fuzzy", zone, gram) for t in sorted(tenants))
+                gram = grams[len(best[0])][best[0]]
+                others = {t for word in gram.split() for t in self.first_words.get(word, ())}
+                found.extend(
+                    Evidence(t, "fuzzy", zone, gram)
+                    for t in sorted(set(self.variants[variant]) | others)
+                )
         return found
 
     def _domain_owner(self, host: str) -> str | None:
@@ -193,8 +199,8 @@ class TenantResolver:
             "host": policy.carerix_host,
             "domain": policy.domain_in_text,
             "name": policy.name_in_text,
-            "weak-name": policy.name_in_text * 0.75,
-            "fuzzy": policy.name_in_text * 0.75,
+            "weak-name": self.fuzzy_weight,
+            "fuzzy": self.fuzzy_weight,
         }
         weight = by_kind[evidence.kind]
         return weight * 0.5 if evidence.zone == "quoted" else weight
@@ -247,6 +253,18 @@ def _name_variants(tenants: Iterable[Tenant], suffixes: list[str]) -> dict[str, 
                 if len(variant) >= 3:
                     owners.setdefault(variant, set()).add(tenant.id)
     return {v: tuple(sorted(ids)) for v, ids in owners.items()}
+
+
+def _grams_by_length(text: str) -> dict[int, dict[str, str]]:
+    """Runs of one to three words, spaces removed, by length, each with its written form."""
+    words = _WORDS.findall(fold(text).lower())
+    grams: dict[int, dict[str, str]] = {}
+    for size in (1, 2, 3):
+        for i in range(len(words) + 1 - size):
+            gram = " ".join(words[i : i + size])
+            compact = gram.replace(" ", "")
+            grams.setdefault(len(compact), {}).setdefault(compact, gram)
+    return grams
 
 
 def _first_words(tenants: Iterable[Tenant]) -> dict[str, tuple[str, ...]]:

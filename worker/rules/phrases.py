@@ -134,9 +134,10 @@ class PhraseRule:
             leading,
         )
 
-    def matches(self, text: str) -> Iterator[re.Match[str]]:
-        """Every match, as the patterns as written (with their leading \b) would find them."""
-        position = 0
+    def matches(self, text: str, start: int = 0) -> Iterator[re.Match[str]]:
+        """Every match from `start`, as the patterns as written (with their leading word
+        boundary) would find them."""
+        position = start
         while (match := self.pattern.search(text, position)) is not None:
             if self.leading_boundary and not _at_boundary(text, match.start()):
                 position = match.start() + 1
@@ -145,11 +146,11 @@ class PhraseRule:
             position = max(match.end(), match.start() + 1)
 
     def check(
-        self, zone: str, text: str, zone_weight: float, negation: NegationCheck
+        self, zone: str, text: str, zone_weight: float, negation: NegationCheck, start: int = 0
     ) -> Hit | None:
         """The first non-negated match in a zone's normalised text, else a negated one."""
         negated: Hit | None = None
-        for match in self.matches(text):
+        for match in self.matches(text, start):
             snippet = _LONG_DIGITS.sub("…", match.group(0)[:80])
             if self.negatable and negation.negates(text, match.start(), match.end()):
                 negated = negated or Hit(self.name, self.target, zone, 0.0, snippet, True)

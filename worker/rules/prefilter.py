@@ -109,7 +109,8 @@ def requirements(pattern: str) -> tuple[frozenset[str], ...] | None:
 
 
 class RuleGate:
-    """Tells which rules can match a text: one Aho-Corasick pass finds every required literal."""
+    """Tells which rules can match a text, and from where: one Aho-Corasick pass finds every
+    literal the rules need."""
 
     def __init__(self, rules: Sequence[Sequence[str]]) -> None:
         # Literal sets get ids; a pattern needs a set of ids; a rule may match when any of its
@@ -117,6 +118,7 @@ class RuleGate:
         set_ids: dict[frozenset[str], int] = {}
         self.pattern_rule: list[int] = []
         self.pattern_needs: list[frozenset[int]] = []
+        self.pattern_leading: list[frozenset[str] | None] = []
         always: set[int] = set()
         for rule, patterns in enumerate(rules):
             for pattern in patterns:
@@ -127,6 +129,7 @@ class RuleGate:
                 ids = frozenset(set_ids.setdefault(words, len(set_ids)) for words in needs)
                 self.pattern_rule.append(rule)
                 self.pattern_needs.append(ids)
+                self.pattern_leading.append(leading_literals(pattern))
         self.always = frozenset(always)
         self.set_patterns: list[set[int]] = [set() for _ in set_ids]
         for index, needed in enumerate(self.pattern_needs):
@@ -136,22 +139,36 @@ class RuleGate:
         for words, set_id in set_ids.items():
             for word in words:
                 word_sets.setdefault(word, set()).add(set_id)
+        for leading in self.pattern_leading:
+            for word in leading or ():
+                word_sets.setdefault(word, set())
         self.automaton = ahocorasick.Automaton()
         for word, owners in word_sets.items():
-            self.automaton.add_word(word, frozenset(owners))
+            self.automaton.add_word(word, (word, frozenset(owners)))
         self.empty = not word_sets
         if not self.empty:
             self.automaton.make_automaton()
 
-    def candidates(self, text: str) -> list[int]:
-        """Indexes (ascending) of the rules whose patterns may match somewhere in `text`."""
-        found: set[int] = set(self.always)
-        if not self.empty:
-            present: set[int] = set()
-            for _, ids in self.automaton.iter(text):
+    def candidates(self, text: str) -> list[tuple[int, int]]:
+        """(rule index, position to search from), ascending by rule, for every rule whose
+        patterns may match in `text`. A match cannot start before the first occurrence of the
+        words its pattern starts with, so the search may skip ahead to it."""
+        starts = dict.fromkeys(self.always, 0)
+        if self.empty:
+            return sorted(starts.items())
+        first: dict[str, int] = {}
+        present: set[int] = set()
+        for end, (word, ids) in self.automaton.iter(text):
+            if word not in first:
+                first[word] = end + 1 - len(word)
                 present |= ids
-            touched: set[int] = set()
-            for set_id in present:
-                touched |= self.set_patterns[set_id]
-            found.update(self.pattern_rule[p] for p in touched if self.pattern_needs[p] <= present)
-        return sorted(found)
+        touched: set[int] = set()
+        for set_id in present:
+            touched |= self.set_patterns[set_id]
+        for pattern in touched:
+            if self.pattern_needs[pattern] <= present:
+                leading = self.pattern_leading[pattern]
+                start = min((first[w] for w in leading if w in first), default=0) if leading else 0
+                rule = self.pattern_rule[pattern]
+                starts[rule] = min(start, starts.get(rule, start))
+        return sorted(starts.items())
