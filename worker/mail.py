@@ -10,6 +10,7 @@ import email.header
 import email.message
 import email.utils
 import logging
+import re
 from dataclasses import dataclass, field
 
 import mailparser
@@ -23,6 +24,11 @@ log = logging.getLogger("worker.parse")
 
 # Text beyond this is not classified; a 10 MB body is kept whole in the store, not scored whole.
 MAX_TEXT_CHARS = 200_000
+# The stdlib's RFC 2047 decoder is quadratic: a 1 MB subject of encoded words takes minutes.
+# Longer header fields are cut before parsing (the raw message itself is not changed).
+MAX_HEADER_BYTES = 16_384
+MAX_HEADER_FIELDS = 1_000
+_FIELD_START = re.compile(rb"^[^ \t\r\n]", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     problems: list[str] = []
     if not raw.strip():
         return _empty(("empty message",))
+    raw, guarded = _guard_headers(raw)
+    problems.extend(guarded)
     try:
         parsed = mailparser.parse_from_bytes(raw)
         message: email.message.Message = parsed.message
@@ -85,6 +93,31 @@ def parse_mail(raw: bytes) -> ParsedMail:
         problems.append("no mail headers: not an e-mail message")
     problems.extend(_charset_problems(message))
     return _build(message, texts, htmls, attachments, problems)
+
+
+def _guard_headers(raw: bytes) -> tuple[bytes, list[str]]:
+    """Cuts over-long header fields and drops fields past the limit, saying so."""
+    end = min((i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0), default=len(raw))
+    head, body = raw[:end], raw[end:]
+    if len(head) <= MAX_HEADER_BYTES:
+        return raw, []
+    starts = [m.start() for m in _FIELD_START.finditer(head)] or [0]
+    fields = [head[a:b] for a, b in zip(starts, [*starts[1:], len(head)], strict=True)]
+    problems: list[str] = []
+    if len(fields) > MAX_HEADER_FIELDS:
+        problems.append(f"more than {MAX_HEADER_FIELDS} header fields: the rest were not read")
+        fields = fields[:MAX_HEADER_FIELDS]
+    long = [f for f in fields if len(f) > MAX_HEADER_BYTES]
+    if long:
+        names = sorted({f.split(b":", 1)[0][:40].decode("ascii", "replace") for f in long})
+        problems.append(
+            f"header field longer than {MAX_HEADER_BYTES} bytes cut: {', '.join(names)}"
+        )
+        fields = [
+            f[:MAX_HEADER_BYTES].rstrip(b"\r\n") + b"\n" if len(f) > MAX_HEADER_BYTES else f
+            for f in fields
+        ]
+    return b"".join(fields).rstrip(b"\r\n") + body, problems
 
 
 def _build(
