@@ -1,0 +1,1 @@
+"""Finding identity documents and readable sensitive fields (MRZ, BSN, document number, photo)."""

@@ -1,0 +1,156 @@
+"""Machine-readable zones (ICAO 9303 TD1, TD2, TD3, and the one-line MRZ of Dutch driving
+licences): structure, check digits, and the document and personal numbers they carry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stdnum.nl import bsn
+
+# ICAO 9303 part 3: characters count 0-9, A-Z as 10-35, the filler '<' as 0; weights 7, 3, 1.
+_VALUES = {c: i for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")} | {"<": 0}
+_WEIGHTS = (7, 3, 1)
+_MRZ_CHARS = re.compile(r"^[0-9A-Z<]+$")
+# OCR reads these letters where only digits may stand (dates, check digits).
+_DIGIT_FOR = str.maketrans(
+    {
+        "O": "0",
+        "Q": "0",
+        "D": "0",
+        "I": "1",
+        "L": "1",
+        "Z": "2",
+        "S": "5",
+        "B": "8",
+        "G": "6",
+        "T": "7",
+    }
+)
+# A zone counts as an MRZ when at least this share of its check digits hold (OCR slips).
+MIN_CHECK_SHARE = 0.5
+
+
+def check_digit(field: str) -> str:
+    """The ICAO 9303 check digit of a field."""
+    total = sum(_VALUES.get(char, 0) * _WEIGHTS[i % 3] for i, char in enumerate(field))
+    return str(total % 10)
+
+
+@dataclass(frozen=True)
+class Mrz:
+    """One machine-readable zone as read: its format, numbers, and how many checks held."""
+
+    format: str  # TD1, TD2, TD3 or DL
+    lines: tuple[str, ...]
+    document_number: str
+    optional_data: str
+    checks_passed: int
+    checks_total: int
+
+    @property
+    def valid(self) -> bool:
+        """Every check digit holds."""
+        return self.checks_passed == self.checks_total
+
+    @property
+    def bsn(self) -> str | None:
+        """A Dutch citizen service number carried in the optional data, if one is there."""
+        digits = re.sub(r"[^0-9]", "", self.optional_data.translate(_DIGIT_FOR))
+        for start in range(0, max(1, len(digits) - 8)):
+            candidate = digits[start : start + 9]
+            if len(candidate) == 9 and bsn.is_valid(candidate):
+                return candidate
+        return None
+
+
+def _checks(pairs: list[tuple[str, str]]) -> tuple[int, int]:
+    passed = sum(1 for field, digit in pairs if check_digit(field) == digit.translate(_DIGIT_FOR))
+    return passed, len(pairs)
+
+
+def _td3(line1: str, line2: str) -> Mrz:
+    composite = line2[0:10] + line2[13:20] + line2[21:43]
+    passed, total = _checks(
+        [
+            (line2[0:9], line2[9]),
+            (line2[13:19].translate(_DIGIT_FOR), line2[19]),
+            (line2[21:27].translate(_DIGIT_FOR), line2[27]),
+            (line2[28:42], line2[42]),
+            (composite, line2[43]),
+        ]
+    )
+    return Mrz("TD3", (line1, line2), line2[0:9].rstrip("<"), line2[28:42], passed, total)
+
+
+def _td2(line1: str, line2: str) -> Mrz:
+    composite = line2[0:10] + line2[13:20] + line2[21:35]
+    passed, total = _checks(
+        [
+            (line2[0:9], line2[9]),
+            (line2[13:19].translate(_DIGIT_FOR), line2[19]),
+            (line2[21:27].translate(_DIGIT_FOR), line2[27]),
+            (composite, line2[35]),
+        ]
+    )
+    return Mrz("TD2", (line1, line2), line2[0:9].rstrip("<"), line2[28:35], passed, total)
+
+
+def _td1(line1: str, line2: str, line3: str) -> Mrz:
+    composite = line1[5:30] + line2[0:7] + line2[8:15] + line2[18:29]
+    passed, total = _checks(
+        [
+            (line1[5:14], line1[14]),
+            (line2[0:6].translate(_DIGIT_FOR), line2[6]),
+            (line2[8:14].translate(_DIGIT_FOR), line2[14]),
+            (composite, line2[29]),
+        ]
+    )
+    optional = line1[15:30] + line2[18:29]
+    return Mrz("TD1", (line1, line2, line3), line1[5:14].rstrip("<"), optional, passed, total)
+
+
+def _driving_licence(line: str) -> Mrz:
+    # ISO/IEC 18013-1 one-line MRZ as on Dutch licences: D, a version digit, the issuing
+    # country, the licence number, filler, and one check digit over all that precedes it.
+    passed, total = _checks([(line[:29], line[29])])
+    number = line[5:15].rstrip("<")
+    return Mrz("DL", (line,), number, "", passed, total)
+
+
+def parse_mrz(lines: list[str]) -> Mrz | None:
+    """Reads consecutive OCR lines as an MRZ; None when their shape is no MRZ at all."""
+    clean = [re.sub(r"\s+", "", line).upper() for line in lines]
+    if not clean or not all(_MRZ_CHARS.match(line) for line in clean):
+        return None
+    lengths = [len(line) for line in clean]
+    if lengths == [44, 44] and clean[0][0] in "P":
+        return _td3(*clean)
+    if lengths == [36, 36] and clean[0][0] in "ACIPV":
+        return _td2(*clean)
+    if lengths == [30, 30, 30] and clean[0][0] in "ACI":
+        return _td1(*clean)
+    if lengths == [30] and re.match(r"^D[0-9A-Z][A-Z]{3}", clean[0]):
+        return _driving_licence(clean[0])
+    return None
+
+
+def find_mrz(text_lines: list[str]) -> list[Mrz]:
+    """Every MRZ in a list of OCR'd lines whose check digits mostly hold."""
+    clean = [re.sub(r"\s+", "", line).upper().replace("«", "<") for line in text_lines]
+    found: list[Mrz] = []
+    index = 0
+    while index < len(clean):
+        for size in (3, 2, 1):
+            mrz = parse_mrz(clean[index : index + size])
+            if mrz and mrz.checks_passed >= MIN_CHECK_SHARE * mrz.checks_total:
+                found.append(mrz)
+                index += size - 1
+                break
+        index += 1
+    return found
+
+
+def mask(value: str) -> str:
+    """A number as findings may keep it: its last two characters only."""
+    return "*" * max(0, len(value) - 2) + value[-2:]
