@@ -83,10 +83,22 @@ def test_agency_employee_about_own_data_is_not_routed(classifier: Classifier) ->
     assert (category, tenant) == ("correction", None)
 
 
-def test_common_word_alias_in_lower_case_is_weak(classifier: Classifier) -> None:
-    # "vooruit" is an ordinary Dutch word; written in lower case it is not the customer.
-    category, tenant, _, _ = route(
-        classifier,
-        "Ik kijk vooruit naar jullie antwoord. Verwijder mijn gegevens uit de nieuwsbrief.",
+def test_single_word_alias_in_lower_case_is_weak(classifier: Classifier) -> None:
+    # Written in lower case, a one-word name may be an ordinary word: route, but ask a person.
+    category, tenant, review, reasons = route(
+        classifier, "Ik heb via acme gewerkt als uitzendkracht. Verwijder mijn gegevens."
     )
-    assert (category, tenant) == ("deletion", None)
+    assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)
+    assert any("weak-name" in r and "approximate" in r for r in reasons)
+
+
+def test_tenant_known_only_from_the_signature_needs_review(classifier: Classifier) -> None:
+    # A candidate's request about an unregistered agency, signed by a recruiter elsewhere.
+    category, tenant, review, reasons = route(
+        classifier,
+        "Ik heb bij uitzendbureau Snelwerk gesolliciteerd. Verwijder mijn gegevens.\n\n"
+        "Met vriendelijke groet,\nPiet\nRecruiter bij Flexwerk Zuid",
+    )
+    assert category == "processor_routed" and review is True
+    assert tenant == "flexwerk-zuid"
+    assert any("known only from who writes" in r for r in reasons)

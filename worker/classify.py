@@ -36,6 +36,7 @@ class Classifier:
 
     def enrich(self, mail: ParsedMail) -> Enriched:
         """Everything the chain needs, computed once."""
+        auto = self._auto_reasons(mail)
         zones = split_zones(mail.subject, mail.text, self.rules.markers)
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
         hits = self._hits(texts)
@@ -44,7 +45,9 @@ class Classifier:
         language = self.languages.guess_mail(own, rest, mail.sender)
         return Enriched(
             hits=hits,
-            auto_reasons=self._auto_reasons(mail),
+            auto_reasons=tuple(reason for reason, _ in auto),
+            auto_weak_only=bool(auto) and all(weak for _, weak in auto),
+            internal=self._internal(mail),
             tenant=self.resolver.resolve(
                 mail,
                 zones,
@@ -79,14 +82,21 @@ class Classifier:
         # A misspelt customer name only matters when it can make the mail processor_routed:
         # the search for one (the slowest part of routing) is skipped when it cannot.
         context = sum(h.score for h in hits if h.target == "processor-context" and not h.negated)
-        needed = self.rules.policy.thresholds.processor - self.resolver.fuzzy_weight
+        # The decision already asks for review from 80% of the threshold.
+        needed = 0.8 * self.rules.policy.thresholds.processor - self.resolver.fuzzy_weight
         return context > 0 and context >= needed
 
-    def _auto_reasons(self, mail: ParsedMail) -> tuple[str, ...]:
-        reasons = [r for rule in self.rules.headers if (r := rule.check(mail)) is not None]
+    def _auto_reasons(self, mail: ParsedMail) -> list[tuple[str, bool]]:
+        reasons = [(r, rule.weak) for rule in self.rules.headers if (r := rule.check(mail))]
         if mail.sender and mail.sender == self.mailbox_address:
-            reasons.append(f"loop: the mail comes from our own address {self.mailbox_address}")
-        return tuple(reasons)
+            reasons.append(
+                (f"loop: the mail comes from our own address {self.mailbox_address}", False)
+            )
+        return reasons
+
+    def _internal(self, mail: ParsedMail) -> bool:
+        domain = mail.sender.rpartition("@")[2]
+        return any(domain == d or domain.endswith("." + d) for d in self.rules.policy.own_domains)
 
     def _id_document(self, mail: ParsedMail, hits: tuple[Hit, ...]) -> IdDocument:
         documents = [

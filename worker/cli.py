@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TextIO
 
 from worker.classify import Classifier, decision_json
 from worker.config import Settings, load_settings
+from worker.decide import failure
 from worker.errors import WorkerError
 from worker.rules import DEFAULT_RULES_DIR, RuleSet, load_rules
 from worker.tenants import Registry, load_registry
@@ -27,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkerError as err:
         print(f"privacy-worker: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as Unix tools do; stdout now points
+        # at /dev/null so the flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -76,25 +83,16 @@ def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 json.dumps({"file": name, "error": f"cannot read: {err.strerror or err}"}) + "\n"
             )
             continue
-        out.write(json.dumps(_classify_one(classifier, raw, name), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_classify_one(classifier, raw, name)) + "\n")
     return 1 if failed else 0
 
 
 def _classify_one(classifier: Classifier, raw: bytes, name: str) -> dict[str, object]:
     try:
-        return decision_json(classifier.classify(raw), name)
+        decision = classifier.classify(raw)
     except Exception as err:
-        return {
-            "file": name,
-            "category": "other",
-            "intents": [],
-            "tenant": None,
-            "language": "en",
-            "auto_generated": False,
-            "needs_review": True,
-            "reasons": [f"internal error while classifying: {type(err).__name__}: {err}"],
-            "id_document": {"present": False, "unredacted": []},
-        }
+        decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+    return decision_json(decision, name)
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -29,6 +29,8 @@ class Enriched:
 
     hits: tuple[Hit, ...]
     auto_reasons: tuple[str, ...]
+    auto_weak_only: bool
+    internal: bool
     tenant: TenantMatch
     language: str
     id_document: IdDocument
@@ -61,6 +63,12 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
     reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
     review: list[str] = [f"parse problem: {p}" for p in mail.problems]
     if mail.auto_reasons:
+        strongest = max(scores.get(c, 0.0) for c in REQUEST_CATEGORIES)
+        if mail.auto_weak_only and strongest >= thresholds.confident:
+            review.append(
+                "bulk-mail headers, but a request in the text: never answered "
+                "automatically; a person checks it"
+            )
         return Decision(
             "other",
             found,
@@ -74,6 +82,8 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         )
     category, why = _category(mail, scores, found, thresholds)
     review.extend(why)
+    if mail.internal:
+        review.append("from our own domain: internal mail, a person handles it")
     review.extend(_signals(scores, found, category, thresholds))
     tenant = mail.tenant.tenant if category == "processor_routed" else None
     if category == "processor_routed":
@@ -83,7 +93,7 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         elif mail.tenant.needs_review:
             review.append("tenant not certain: check before forwarding")
     review.extend(_id_review(mail.id_document))
-    if not mail.hits and category == "other":
+    if category == "other" and all(h.negated for h in mail.hits):
         review.append("no rule matched: the classifier does not know what this mail is")
     return Decision(
         category,
@@ -160,3 +170,8 @@ def _id_review(document: IdDocument) -> list[str]:
     if document.present:
         return ["ID copy attached: check it is redacted before keeping it"]
     return []
+
+
+def failure(reason: str) -> Decision:
+    """The decision for a mail that could not be classified at all: a person looks at it."""
+    return Decision("other", (), None, "en", False, True, (reason,), IdDocument(False), {})

@@ -44,6 +44,10 @@ _BLOCK_TAGS = frozenset(
 )
 _SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "template"})
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+# Hostile markup (30,000 nested blockquotes) must not grow the text quadratically: the quote
+# marker stops at this depth and markup past this size is not read.
+MAX_QUOTE_DEPTH = 5
+MAX_MARKUP_CHARS = 2_000_000
 
 
 class _TextCollector(html.parser.HTMLParser):
@@ -60,7 +64,8 @@ class _TextCollector(html.parser.HTMLParser):
         line = _SPACES.sub(" ", "".join(self.current)).strip()
         self.current = []
         if line or (self.lines and self.lines[-1]):
-            self.lines.append(("> " * self.quote_depth + line) if line else "")
+            depth = min(self.quote_depth, MAX_QUOTE_DEPTH)
+            self.lines.append(("> " * depth + line) if line else "")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
@@ -87,7 +92,7 @@ def html_to_text(markup: str) -> str:
     """Plain text of an HTML document; broken markup yields whatever text could be read."""
     collector = _TextCollector()
     try:
-        collector.feed(markup)
+        collector.feed(markup[:MAX_MARKUP_CHARS])
         collector.close()
     except (AssertionError, ValueError):
         pass

@@ -135,7 +135,7 @@ def _build(
     if len(text) > MAX_TEXT_CHARS:
         problems.append(f"body longer than {MAX_TEXT_CHARS} characters: only the start was read")
         text = text[:MAX_TEXT_CHARS]
-    name, sender = email.utils.parseaddr(_first(headers, "from"))
+    name, sender = _parse_address(_first(headers, "from"), problems)
     return ParsedMail(
         headers=headers,
         subject=" ".join(_first(headers, "subject").split()),
@@ -149,6 +149,16 @@ def _build(
         content_types=tuple(part.get_content_type() for part in _walk(message)),
         problems=tuple(problems),
     )
+
+
+def _parse_address(value: str, problems: list[str]) -> tuple[str, str]:
+    # The stdlib's address parser recurses on nested comments: "((((((a@example.nl" can
+    # exhaust the stack.
+    try:
+        return email.utils.parseaddr(value[:2000])
+    except (RecursionError, ValueError, IndexError):
+        problems.append("the From address cannot be read")
+        return "", ""
 
 
 def _empty(problems: tuple[str, ...]) -> ParsedMail:
@@ -175,8 +185,12 @@ def _first(headers: dict[str, tuple[str, ...]], name: str) -> str:
 
 
 def _addresses(headers: dict[str, tuple[str, ...]], names: tuple[str, ...]) -> tuple[str, ...]:
-    values = [value for name in names for value in headers.get(name, ())]
-    return tuple(addr.strip().lower() for _, addr in email.utils.getaddresses(values) if addr)
+    values = [value[:20_000] for name in names for value in headers.get(name, ())]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except (RecursionError, ValueError, IndexError):
+        return ()
+    return tuple(addr.strip().lower() for _, addr in pairs if addr)
 
 
 def _walk(message: email.message.Message) -> list[email.message.Message]:

@@ -165,30 +165,39 @@ class TenantResolver:
         if unknown:
             weight = max(weight, self.policy.tenant_evidence.unknown_carerix_host)
             reasons.append(f"unknown-carerix-host: {', '.join(unknown)} is in no registry entry")
-        if len(candidates) == 1:
-            tenant = candidates[0]
-            shown = "; ".join(sorted({e.describe() for e in evidence})[:4])
-            weak = not any(e.strong for e in evidence)
-            reasons.append(
-                f"tenant-match: {tenant} ({shown})"
-                + (": only an approximate match" if weak else "")
-            )
-            return TenantMatch(
-                tenant,
-                candidates,
-                tuple(evidence),
-                weight,
-                tuple(reasons),
-                weak or bool(unknown),
-                unknown,
-            )
         if len(candidates) > 1:
             per = "; ".join(
                 f"{c} ({next(e.describe() for e in evidence if e.tenant == c)})" for c in candidates
             )
             reasons.append(f"tenant-ambiguous: several customers fit: {per}")
+        if len(candidates) != 1:
+            return TenantMatch(
+                None,
+                candidates,
+                tuple(evidence),
+                weight,
+                tuple(reasons),
+                len(candidates) > 1,
+                unknown,
+            )
+        tenant = candidates[0]
+        shown = "; ".join(sorted({e.describe() for e in evidence})[:4])
+        doubts = []
+        if not any(e.strong for e in evidence):
+            doubts.append("only an approximate match")
+        # A sender's domain or a signature says who writes, not whose data it is: a candidate's
+        # request signed by a recruiter of another agency must not go to the recruiter's.
+        if not any(self._weight(e) > 0 for e in evidence):
+            doubts.append("known only from who writes (sender or signature)")
+        reasons.append(f"tenant-match: {tenant} ({shown})" + "".join(f": {d}" for d in doubts))
         return TenantMatch(
-            None, candidates, tuple(evidence), weight, tuple(reasons), len(candidates) > 1, unknown
+            tenant,
+            candidates,
+            tuple(evidence),
+            weight,
+            tuple(reasons),
+            bool(doubts) or bool(unknown),
+            unknown,
         )
 
     def _weight(self, evidence: Evidence) -> float:

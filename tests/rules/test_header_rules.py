@@ -139,3 +139,50 @@ def test_mail_from_our_own_address_is_a_loop(rules: RuleSet) -> None:
     )
     assert decision.auto_generated is True
     assert any(r.startswith("loop:") for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    ("rule", "hit"),
+    [
+        ("mailer-daemon", mail(sender="noreply+bounce@example.nl")),
+        ("mailer-daemon", mail(sender="no_reply@example.nl")),
+        ("auto-reply-subject", mail(subject="Out of Office AutoReply: Uw verzoek")),
+        ("auto-reply-subject", mail(subject="Autosvar: din begäran")),
+    ],
+)
+def test_more_machine_senders_and_subjects(rule: str, hit: bytes) -> None:
+    assert RULES[rule].check(parse_mail(hit)) is not None
+
+
+def test_a_request_subject_is_no_bounce() -> None:
+    assert (
+        RULES["bounce-subject"].check(
+            parse_mail(mail(subject="Zustellung meiner Auskunft nach Art. 15 DSGVO"))
+        )
+        is None
+    )
+
+
+def test_bulk_headers_on_a_real_request_go_to_review(rules: RuleSet) -> None:
+    from worker.classify import Classifier
+    from worker.tenants import Registry
+
+    decision = Classifier(rules, Registry(tenants=()), "privacy@carerix.com").classify(
+        mail(
+            body="Verwijder al mijn persoonsgegevens uit jullie systemen.",
+            headers={"Feedback-ID": "1:2:3:AmazonSES"},
+        )
+    )
+    assert decision.auto_generated is True and decision.needs_review is True
+    assert any("a request in the text" in r for r in decision.reasons)
+
+
+def test_mail_from_our_own_domain_goes_to_a_person(rules: RuleSet) -> None:
+    from worker.classify import Classifier
+    from worker.tenants import Registry
+
+    decision = Classifier(rules, Registry(tenants=()), "privacy@carerix.com").classify(
+        mail(sender="Support <support@carerix.com>", body="Klant vraagt: verwijder mijn gegevens.")
+    )
+    assert decision.needs_review is True
+    assert any("own domain" in r for r in decision.reasons)

@@ -22,6 +22,7 @@ class HeaderRule:
     field: str
     pattern: re.Pattern[str] | None
     unless_subject: re.Pattern[str] | None
+    weak: bool = False
 
     @classmethod
     def from_spec(cls, spec: HeaderRuleSpec) -> HeaderRule:
@@ -35,6 +36,7 @@ class HeaderRule:
             spec.field.lower(),
             compiled(spec.pattern),
             compiled(spec.unless_subject),
+            spec.weak,
         )
 
     def values(self, mail: ParsedMail) -> tuple[str, ...]:

@@ -17,6 +17,9 @@ import ahocorasick
 
 # A prefix shorter than this is found in almost every text: not worth testing.
 MIN_PREFIX = 2
+# Past this many alternatives a pattern's prefixes are not worth enumerating (and could explode:
+# twenty optional groups in a row make a million).
+MAX_LITERALS = 64
 
 
 def leading_literals(pattern: str) -> frozenset[str] | None:
@@ -44,15 +47,20 @@ def _sequence(items: list[tuple[Any, Any]]) -> set[str] | None:
         # extend the run with what must follow it.
         after = _sequence(items[index:]) if index < len(items) else None
         head = "".join(run)
-        return {head + tail for tail in after} if after else {head}
+        if not after or len(after) > MAX_LITERALS:
+            return {head}
+        return {head + tail for tail in after}
     if index == len(items):
         return None
     op, av = items[index]
     if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] == 0:
-        # An optional part at the start: the match starts with it, or with what follows.
-        with_it = _sequence(list(av[2]) + items[index + 1 :])
-        without = _sequence(items[index + 1 :])
-        return with_it | without if with_it is not None and without is not None else None
+        # An optional part at the start: the match starts with it, or with what follows. When
+        # it may repeat, only its own start is certain ("(?:re)*send" matches "reresend").
+        first = list(av[2]) + items[index + 1 :] if av[1] == 1 else list(av[2])
+        with_it, without = _sequence(first), _sequence(items[index + 1 :])
+        if with_it is None or without is None or len(with_it) + len(without) > MAX_LITERALS:
+            return None
+        return with_it | without
     if op == sre.SUBPATTERN:
         inner = list(av[3])
         if len(inner) == 1 and inner[0][0] == sre.BRANCH:
@@ -67,7 +75,7 @@ def _branches(branches: list[Any]) -> set[str] | None:
     result: set[str] = set()
     for branch in branches:
         found = _sequence(list(branch))
-        if found is None:
+        if found is None or len(result) + len(found) > MAX_LITERALS:
             return None
         result |= found
     return result

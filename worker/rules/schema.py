@@ -32,12 +32,21 @@ def check_lower_regex(pattern: str) -> str:
     return pattern
 
 
+# Patterns are joined into one regex per rule: inline flags, back-references and named groups
+# would change meaning or fail there, so they are refused where they are written.
+_UNJOINABLE = re.compile(r"\(\?[aiLmsux-]+\)|\(\?P|\\[1-9]")
+
+
 def check_regex(pattern: str) -> str:
     """Compiles a pattern so that a broken regex is reported where it is written."""
     try:
-        re.compile(pattern)
+        re.compile(f"(?:{pattern})|x")
     except re.error as err:
         raise ValueError(f"invalid regular expression {pattern!r}: {err}") from err
+    if _UNJOINABLE.search(pattern.replace("\\\\", "")):
+        raise ValueError(
+            f"pattern {pattern!r}: inline flags, back-references and named groups are not allowed"
+        )
     return pattern
 
 
@@ -82,6 +91,7 @@ class HeaderRuleSpec(Strict):
     field: str = Field(description="a header name, or one of: subject, sender, content-types, body")
     pattern: str | None = None
     unless_subject: str | None = None
+    weak: bool = False
 
     _pattern_compiles = field_validator("pattern", "unless_subject")(
         lambda cls, v: v if v is None else check_regex(v)
