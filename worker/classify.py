@@ -103,9 +103,7 @@ class Classifier:
             a
             for a in mail.attachments
             if a.content_type in self.rules.id_types
-            or a.filename.lower().endswith(
-                (".jpg", ".jpeg", ".png", ".pdf", ".heic", ".tif", ".tiff", ".webp")
-            )
+            or a.filename.lower().endswith(self.rules.id_extensions)
         ]
         named = [a.filename for a in documents if self.rules.id_filename.search(a.filename)]
         mentioned = any(h.target == "id-copy" and not h.negated for h in hits)

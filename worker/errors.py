@@ -2,8 +2,7 @@
 
     WorkerError                  base of everything this package raises on purpose
     ├── ConfigError              the configuration file or environment is invalid
-    ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
-    └── InputError               an input file cannot be read at all
+    └── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
 
 "Hold for review" is not an error: it is a field of the decision.
 """
@@ -28,7 +27,3 @@ class RulesError(WorkerError):
         self.file = file
         self.line = line
         self.problem = problem
-
-
-class InputError(WorkerError):
-    """An input file cannot be read at all."""

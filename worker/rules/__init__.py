@@ -37,6 +37,7 @@ class RuleSet:
     languages: LanguageFile
     id_filename: re.Pattern[str]
     id_types: frozenset[str]
+    id_extensions: tuple[str, ...]
 
 
 def load_rules(directory: Path | None = None) -> RuleSet:
@@ -62,6 +63,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         languages=load_model(LanguageFile, directory / "languages.yaml"),
         id_filename=re.compile("|".join(f"(?:{p})" for p in ids.filename_patterns), re.IGNORECASE),
         id_types=frozenset(t.lower() for t in ids.document_types),
+        id_extensions=tuple(e.lower() for e in ids.extensions),
     )
 
 

@@ -188,8 +188,8 @@ class StructureFile(Strict):
 class LanguageFile(Strict):
     """rules/languages.yaml: frequent words per language, and the languages replies exist in."""
 
-    reply_languages: list[str]
-    fallback: str
+    reply_languages: list[Literal["nl", "en"]] = Field(min_length=1)
+    fallback: Literal["nl", "en"]
     words: dict[str, list[str]]
     country_domains: dict[str, str] = Field(default_factory=dict)
 
@@ -198,6 +198,7 @@ class IdDocumentFile(Strict):
     """rules/id_documents.yaml: attachment names and types that suggest an identity document."""
 
     filename_patterns: list[str]
+    extensions: list[str] = Field(default_factory=list)
     document_types: list[str]
 
     _compile = field_validator("filename_patterns")(lambda cls, v: [check_regex(p) for p in v])
