@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 
 def test_ruff_finds_nothing() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "worker", "tests", "benchmarks"],
+        [sys.executable, "-m", "ruff", "check", "worker", "tests", "benchmarks", "fixtures"],
         cwd=ROOT,
         capture_output=True,
         text=True,
