@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from worker.decide import Decision, Enriched, IdDocument, decide
@@ -37,7 +38,7 @@ class Classifier:
     def enrich(self, mail: ParsedMail) -> Enriched:
         """Everything the chain needs, computed once."""
         auto = self._auto_reasons(mail)
-        zones = split_zones(mail.subject, mail.text, self.rules.markers)
+        zones = self._own_forward_as_quote(split_zones(mail.subject, mail.text, self.rules.markers))
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
         hits = self._hits(texts)
         own = texts["subject"] + " " + texts["new"]
@@ -77,6 +78,15 @@ class Classifier:
             positive = [hit for hit in found[index] if not hit.negated]
             hits.append(max(positive, key=lambda hit: hit.score) if positive else found[index][0])
         return tuple(hits)
+
+    def _own_forward_as_quote(self, zones: Zones) -> Zones:
+        # A forward of a mail we sent ("Van: events@carerix.com") is our text, like a quote: a
+        # newsletter's "mail us to have your data deleted" must not count as the sender's wish.
+        head = "\n".join(zones.forwarded.splitlines()[:12]).lower()
+        if not any(f"@{domain}" in head for domain in self.rules.policy.own_domains):
+            return zones
+        quoted = f"{zones.quoted}\n{zones.forwarded}".strip("\n")
+        return dataclasses.replace(zones, quoted=quoted, forwarded="")
 
     def _fuzzy_can_matter(self, hits: tuple[Hit, ...]) -> bool:
         # A misspelt customer name only matters when it can make the mail processor_routed:
@@ -131,4 +141,4 @@ def decision_json(decision: Decision, file: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["Classifier", "Zones", "decision_json"]
+__all__ = ["Classifier", "decision_json"]

@@ -81,6 +81,8 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
             scores,
         )
     category, why = _category(mail, scores, found, thresholds)
+    if category == "other" and "other" not in found:
+        found = (*found, "other")
     review.extend(why)
     if mail.internal:
         review.append("from our own domain: internal mail, a person handles it")
