@@ -69,31 +69,21 @@ def _checks(pairs: list[tuple[str, str]]) -> tuple[int, int]:
     return passed, len(pairs)
 
 
-def _td3(line1: str, line2: str) -> Mrz:
-    composite = line2[0:10] + line2[13:20] + line2[21:43]
-    passed, total = _checks(
-        [
-            (line2[0:9], line2[9]),
-            (line2[13:19].translate(_DIGIT_FOR), line2[19]),
-            (line2[21:27].translate(_DIGIT_FOR), line2[27]),
-            (line2[28:42], line2[42]),
-            (composite, line2[43]),
-        ]
-    )
-    return Mrz("TD3", (line1, line2), line2[0:9].rstrip("<"), line2[28:42], passed, total)
-
-
-def _td2(line1: str, line2: str) -> Mrz:
-    composite = line2[0:10] + line2[13:20] + line2[21:35]
-    passed, total = _checks(
-        [
-            (line2[0:9], line2[9]),
-            (line2[13:19].translate(_DIGIT_FOR), line2[19]),
-            (line2[21:27].translate(_DIGIT_FOR), line2[27]),
-            (composite, line2[35]),
-        ]
-    )
-    return Mrz("TD2", (line1, line2), line2[0:9].rstrip("<"), line2[28:35], passed, total)
+def _two_lines(kind: str, line1: str, line2: str) -> Mrz:
+    # TD3 (44 wide) and TD2 (36 wide) share line 2's layout up to the optional data; only TD3
+    # gives the personal number (the Dutch BSN) a check digit of its own.
+    end = len(line2) - 1
+    pairs = [
+        (line2[0:9], line2[9]),
+        (line2[13:19].translate(_DIGIT_FOR), line2[19]),
+        (line2[21:27].translate(_DIGIT_FOR), line2[27]),
+    ]
+    if kind == "TD3":
+        pairs.append((line2[28:42], line2[42]))
+    pairs.append((line2[0:10] + line2[13:20] + line2[21:end], line2[end]))
+    passed, total = _checks(pairs)
+    optional = line2[28 : end - 1] if kind == "TD3" else line2[28:end]
+    return Mrz(kind, (line1, line2), line2[0:9].rstrip("<"), optional, passed, total)
 
 
 def _td1(line1: str, line2: str, line3: str) -> Mrz:
@@ -125,9 +115,9 @@ def parse_mrz(lines: list[str]) -> Mrz | None:
         return None
     lengths = [len(line) for line in clean]
     if lengths == [44, 44] and clean[0][0] in "P":
-        return _td3(*clean)
+        return _two_lines("TD3", *clean)
     if lengths == [36, 36] and clean[0][0] in "ACIPV":
-        return _td2(*clean)
+        return _two_lines("TD2", *clean)
     if lengths == [30, 30, 30] and clean[0][0] in "ACI":
         return _td1(*clean)
     if lengths == [30] and re.match(r"^D[0-9A-Z][A-Z]{3}", clean[0]):
