@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.scan.mrz import check_digit, find_mrz, mask, parse_mrz
+from worker.scan.mrz import check_digit, find_mrz, mask, parse_mrz, repair_line
 
 TD3 = [
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
@@ -80,3 +80,16 @@ def test_lines_of_the_wrong_shape_are_no_mrz() -> None:
 
 def test_mask_keeps_only_the_last_two() -> None:
     assert mask("999999990") == "*******90"
+
+
+def test_ocr_slips_in_fillers_and_width_are_repaired() -> None:
+    read = [
+        "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<K<<K<<<<<<<<<",
+        "L898902C36UTO7408122F1204159ZE184226B<<<<<10",
+    ]
+    [mrz] = find_mrz(read)
+    assert mrz.format == "TD3" and mrz.valid
+
+
+def test_a_line_far_from_any_width_is_left_alone() -> None:
+    assert repair_line("HELLO<<WORLD") == "HELLO<<WORLD"

@@ -3,6 +3,7 @@ licences): structure, check digits, and the document and personal numbers they c
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -29,6 +30,8 @@ _DIGIT_FOR = str.maketrans(
 )
 # A zone counts as an MRZ when at least this share of its check digits hold (OCR slips).
 MIN_CHECK_SHARE = 0.5
+# Repair tries at most this many readings of a window of lines.
+MAX_COMBINATIONS = 4000
 
 
 def check_digit(field: str) -> str:
@@ -125,14 +128,59 @@ def parse_mrz(lines: list[str]) -> Mrz | None:
     return None
 
 
+# Tesseract reads runs of the filler '<' with an odd K, C or ( among them, and gains or loses a
+# character or two on a line: lines near an MRZ width are repaired to it before parsing.
+_FILLER_SLIP = re.compile(r"(?<=<)[KCX(\[{]|[KCX(\[{](?=<<)")
+_WIDTHS = (44, 36, 30)
+
+
+def repair_line(line: str) -> str:
+    """An OCR'd line brought to an MRZ width when it is within two characters of one."""
+    line = re.sub(r"\s+", "", line).upper().replace("«", "<")
+    line = _FILLER_SLIP.sub("<", _FILLER_SLIP.sub("<", line))
+    for width in _WIDTHS:
+        if abs(len(line) - width) <= 2 and len(line) != width:
+            if len(line) > width:
+                # Surplus characters are usually fillers read twice: drop them from the
+                # longest run of fillers.
+                run = max(re.finditer(r"<+", line), key=lambda m: len(m.group(0)), default=None)
+                if run is None or len(run.group(0)) <= len(line) - width:
+                    return line
+                cut = len(line) - width
+                return line[: run.start()] + line[run.start() + cut :]
+            return line + "<" * (width - len(line))
+    return line
+
+
+def _variants(line: str) -> list[str]:
+    """Ways to read one OCR'd line: repaired as is, or with one stray character taken out."""
+    clean = re.sub(r"\s+", "", line).upper().replace("«", "<")
+    clean = _FILLER_SLIP.sub("<", _FILLER_SLIP.sub("<", clean))
+    found = [repair_line(clean)]
+    if len(clean) - 1 in _WIDTHS:
+        found.extend(clean[:i] + clean[i + 1 :] for i in range(len(clean)))
+    return found
+
+
+def _best(lines: list[str]) -> Mrz | None:
+    options = [_variants(line) for line in lines]
+    best: Mrz | None = None
+    for combination in itertools.islice(itertools.product(*options), MAX_COMBINATIONS):
+        mrz = parse_mrz(list(combination))
+        if mrz and (best is None or mrz.checks_passed > best.checks_passed):
+            best = mrz
+    return best
+
+
 def find_mrz(text_lines: list[str]) -> list[Mrz]:
-    """Every MRZ in a list of OCR'd lines whose check digits mostly hold."""
-    clean = [re.sub(r"\s+", "", line).upper().replace("«", "<") for line in text_lines]
+    """Every MRZ in a list of OCR'd lines whose check digits mostly hold. A line one character
+    too long (tesseract saw a speck) is tried with each character left out."""
+    lines = [line for line in text_lines if line.strip()]
     found: list[Mrz] = []
     index = 0
-    while index < len(clean):
+    while index < len(lines):
         for size in (3, 2, 1):
-            mrz = parse_mrz(clean[index : index + size])
+            mrz = _best(lines[index : index + size]) if index + size <= len(lines) else None
             if mrz and mrz.checks_passed >= MIN_CHECK_SHARE * mrz.checks_total:
                 found.append(mrz)
                 index += size - 1

@@ -1,0 +1,105 @@
+"""Turns attachment bytes into page images, treating every file as hostile: pixel, page and size
+caps, no decryption, and a reason instead of an exception when a file cannot be read."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# A 6000 x 6000 photo is the largest honest ID copy; a bomb claims far more pixels than that.
+MAX_PIXELS = 40_000_000
+MAX_BYTES = 25_000_000
+MAX_PAGES = 20
+# PDF pages are drawn at this resolution: enough for OCR-B in an MRZ, cheap in memory.
+PDF_DPI = 200
+
+
+@dataclass(frozen=True)
+class Page:
+    """One image to look at, and where it came from (page number, or an embedded thumbnail)."""
+
+    image: Image.Image
+    number: int
+    source: str = "page"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The pages of a file, text a PDF carries in its text layer, and why a file was unreadable."""
+
+    pages: tuple[Page, ...] = ()
+    text: str = ""
+    unreadable: tuple[str, ...] = field(default=())
+
+
+def load(data: bytes) -> Loaded:
+    """Pages of an image or PDF; never raises on bad input."""
+    if len(data) > MAX_BYTES:
+        return Loaded(unreadable=(f"file larger than {MAX_BYTES // 1_000_000} MB",))
+    if data.lstrip()[:5] == b"%PDF-":
+        return _pdf(data)
+    return _image(data)
+
+
+def _image(data: bytes) -> Loaded:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > MAX_PIXELS:
+                return Loaded(unreadable=("image claims more pixels than any ID copy has",))
+            thumbnail = _exif_thumbnail(opened)
+            image = ImageOps.exif_transpose(opened).convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return Loaded(unreadable=("image claims more pixels than any ID copy has",))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        return Loaded(unreadable=(f"not a readable image ({type(err).__name__})",))
+    pages = [Page(image, 1)]
+    if thumbnail is not None:
+        # A thumbnail stored by the camera can still show the original before it was redacted.
+        pages.append(Page(thumbnail, 1, "exif-thumbnail"))
+    return Loaded(tuple(pages))
+
+
+def _exif_thumbnail(image: Image.Image) -> Image.Image | None:
+    # The EXIF block as stored in the file holds the thumbnail as a complete JPEG.
+    raw = image.info.get("exif", b"")
+    start = raw.find(b"\xff\xd8\xff", 1) if isinstance(raw, bytes) else -1
+    if start < 0:
+        return None
+    try:
+        with Image.open(io.BytesIO(raw[start:])) as thumb:
+            return thumb.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+
+
+def _pdf(data: bytes) -> Loaded:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        # Encrypted PDFs are not opened without a password: a person handles them.
+        return Loaded(unreadable=(f"PDF cannot be opened ({err})",))
+    pages: list[Page] = []
+    texts: list[str] = []
+    problems: list[str] = []
+    try:
+        if len(document) > MAX_PAGES:
+            problems.append(f"PDF has {len(document)} pages: only the first {MAX_PAGES} were read")
+        for index in range(min(len(document), MAX_PAGES)):
+            page = document[index]
+            width, height = page.get_size()
+            scale = PDF_DPI / 72
+            if width * height * scale * scale > MAX_PIXELS:
+                scale = (MAX_PIXELS / (width * height)) ** 0.5
+            pages.append(Page(page.render(scale=scale).to_pil().convert("RGB"), index + 1))
+            # A text layer can hold the number a black box hides on screen.
+            texts.append(page.get_textpage().get_text_range())
+    except pdfium.PdfiumError as err:
+        problems.append(f"PDF page cannot be drawn ({err})")
+    finally:
+        document.close()
+    return Loaded(tuple(pages), "\n".join(texts), tuple(problems))
