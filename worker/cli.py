@@ -1,4 +1,4 @@
-"""The `privacy-worker` command line: classify, check-rules."""
+"""The `privacy-worker` command line: classify, scan, check-rules."""
 
 from __future__ import annotations
 
@@ -57,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("files", nargs="+", help=".eml files to classify")
     classify.set_defaults(handler=_classify)
 
+    scan = commands.add_parser("scan", help="look for readable BSN, MRZ, document number, photo")
+    scan.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per file (the only output format)",
+    )
+    scan.add_argument("files", nargs="+", help="images or PDFs")
+    scan.set_defaults(handler=_scan)
+
     check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     check.add_argument("--rules", type=Path, default=None, help="rules folder")
@@ -93,6 +102,23 @@ def _classify_one(classifier: Classifier, raw: bytes, name: str) -> dict[str, ob
     except Exception as err:
         decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
     return decision_json(decision, name)
+
+
+def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.scan.scanner import scan, scan_json
+
+    failed = False
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+        except OSError as err:
+            failed = True
+            out.write(
+                json.dumps({"file": name, "error": f"cannot read: {err.strerror or err}"}) + "\n"
+            )
+            continue
+        out.write(json.dumps(scan_json(scan(data), name)) + "\n")
+    return 1 if failed else 0
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
