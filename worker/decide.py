@@ -63,12 +63,7 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
     reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
     review: list[str] = [f"parse problem: {p}" for p in mail.problems]
     if mail.auto_reasons:
-        strongest = max(scores.get(c, 0.0) for c in REQUEST_CATEGORIES)
-        if mail.auto_weak_only and strongest >= thresholds.confident:
-            review.append(
-                "bulk-mail headers, but a request in the text: never answered "
-                "automatically; a person checks it"
-            )
+        review.extend(_machine_review(mail, scores, thresholds))
         return Decision(
             "other",
             found,
@@ -90,10 +85,7 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
     tenant = mail.tenant.tenant if category == "processor_routed" else None
     if category == "processor_routed":
         reasons = [*mail.tenant.reasons, *reasons]
-        if tenant is None:
-            review.append("processor_routed without a known tenant: route by hand")
-        elif mail.tenant.needs_review:
-            review.append("tenant not certain: check before forwarding")
+        review.extend(_routing_review(mail.tenant))
     review.extend(_id_review(mail.id_document))
     if category == "other" and all(h.negated for h in mail.hits):
         review.append("no rule matched: the classifier does not know what this mail is")
@@ -108,6 +100,26 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         mail.id_document,
         scores,
     )
+
+
+def _machine_review(mail: Enriched, scores: dict[str, float], t: Thresholds) -> list[str]:
+    # Headers a person's mail can carry too (a web form, a mailing service) plus a clear
+    # request: never answered automatically, but a person looks.
+    strongest = max(scores.get(c, 0.0) for c in REQUEST_CATEGORIES)
+    if mail.auto_weak_only and strongest >= t.confident:
+        return [
+            "bulk-mail headers, but a request in the text: never answered automatically; "
+            "a person checks it"
+        ]
+    return []
+
+
+def _routing_review(match: TenantMatch) -> list[str]:
+    if match.tenant is None:
+        return ["processor_routed without a known tenant: route by hand"]
+    if match.needs_review:
+        return ["tenant not certain: check before forwarding"]
+    return []
 
 
 def _category(
