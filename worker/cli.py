@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -82,33 +82,36 @@ def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, R
 def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     rules, registry = _knowledge(args, settings)
     classifier = Classifier(rules, registry, settings.mailbox_address)
-    failed = False
-    for name in args.files:
+
+    def describe(raw: bytes, name: str) -> dict[str, object]:
         try:
-            raw = Path(name).read_bytes()
-        except OSError as err:
-            failed = True
-            out.write(
-                json.dumps({"file": name, "error": f"cannot read: {err.strerror or err}"}) + "\n"
-            )
-            continue
-        out.write(json.dumps(_classify_one(classifier, raw, name)) + "\n")
-    return 1 if failed else 0
+            decision = classifier.classify(raw)
+        except Exception as err:  # one bad file must not stop the others
+            decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+        return decision_json(decision, name)
 
-
-def _classify_one(classifier: Classifier, raw: bytes, name: str) -> dict[str, object]:
-    try:
-        decision = classifier.classify(raw)
-    except Exception as err:
-        decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
-    return decision_json(decision, name)
+    return _each_file(args.files, out, describe)
 
 
 def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.scan.scanner import scan, scan_json
+    from worker.scan.scanner import ScanResult, scan, scan_json
 
+    def describe(data: bytes, name: str) -> dict[str, object]:
+        try:
+            result = scan(data)
+        except Exception as err:  # one bad file must not stop the others
+            result = ScanResult(False, (), (), (f"internal error: {type(err).__name__}: {err}",))
+        return scan_json(result, name)
+
+    return _each_file(args.files, out, describe)
+
+
+def _each_file(
+    files: list[str], out: TextIO, describe: Callable[[bytes, str], dict[str, object]]
+) -> int:
+    """One JSON line per file; a file that cannot be read gets an error line and exit code 1."""
     failed = False
-    for name in args.files:
+    for name in files:
         try:
             data = Path(name).read_bytes()
         except OSError as err:
@@ -117,7 +120,7 @@ def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 json.dumps({"file": name, "error": f"cannot read: {err.strerror or err}"}) + "\n"
             )
             continue
-        out.write(json.dumps(scan_json(scan(data), name)) + "\n")
+        out.write(json.dumps(describe(data, name)) + "\n")
     return 1 if failed else 0
 
 
