@@ -7,7 +7,8 @@ import unicodedata
 from dataclasses import dataclass
 
 _REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|antw|sv|vs|odp|r)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
-_FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|fw|wg|doorst|tr|rv|enc)\s*:", re.IGNORECASE)
+# A subject that a person forwarding a mail gives it ("Fwd:", Dutch "Doorst:", German "WG:").
+FORWARD_PREFIX = re.compile(r"^\s*(?:fwd?|fw|wg|doorst|tr|rv|enc)\s*:", re.IGNORECASE)
 ZONES = ("subject", "new", "signature", "quoted", "forwarded")
 
 
@@ -102,7 +103,7 @@ def split_zones(subject: str, body: str, markers: StructureMarkers) -> Zones:
     # it weighs as the quoted or forwarded text does.
     if _REPLY_PREFIX.match(subject):
         subject, quoted = "", f"{subject}\n{quoted}"
-    elif _FORWARD_PREFIX.match(subject):
+    elif FORWARD_PREFIX.match(subject):
         subject, forwarded = "", f"{subject}\n{forwarded}"
     return Zones(subject, new, signature, quoted, forwarded)
 

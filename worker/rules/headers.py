@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from worker.mail import ParsedMail
 from worker.rules.schema import HeaderRuleSpec
+from worker.zones import FORWARD_PREFIX
 
 # Bodies are long; the first lines carry what a bounce or an auto-reply says about itself.
 BODY_PREFIX_CHARS = 3000
@@ -21,21 +22,19 @@ class HeaderRule:
     kind: str
     field: str
     pattern: re.Pattern[str] | None
-    unless_subject: re.Pattern[str] | None
+    unless_forwarded: bool
     weak: bool = False
 
     @classmethod
     def from_spec(cls, spec: HeaderRuleSpec) -> HeaderRule:
-        def compiled(p: str | None) -> re.Pattern[str] | None:
-            return re.compile(p, re.IGNORECASE | re.MULTILINE) if p is not None else None
-
+        pattern = spec.pattern and re.compile(spec.pattern, re.IGNORECASE | re.MULTILINE)
         return cls(
             spec.name,
             spec.description,
             spec.kind,
             spec.field.lower(),
-            compiled(spec.pattern),
-            compiled(spec.unless_subject),
+            pattern or None,
+            spec.unless_forwarded,
             spec.weak,
         )
 
@@ -53,7 +52,7 @@ class HeaderRule:
 
     def check(self, mail: ParsedMail) -> str | None:
         """A reason when the rule fires, else None."""
-        if self.unless_subject is not None and self.unless_subject.search(mail.subject):
+        if self.unless_forwarded and FORWARD_PREFIX.match(mail.subject):
             return None
         for value in self.values(mail):
             if self.pattern is None or self.pattern.search(value):

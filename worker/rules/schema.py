@@ -90,10 +90,10 @@ class HeaderRuleSpec(Strict):
     kind: Literal["auto-reply", "bounce", "list", "loop", "report"]
     field: str = Field(description="a header name, or one of: subject, sender, content-types, body")
     pattern: str | None = None
-    unless_subject: str | None = None
+    unless_forwarded: bool = False
     weak: bool = False
 
-    _pattern_compiles = field_validator("pattern", "unless_subject")(
+    _pattern_compiles = field_validator("pattern")(
         lambda cls, v: v if v is None else check_regex(v)
     )
 
