@@ -11,7 +11,6 @@ from worker.mail import ParsedMail, parse_mail
 from worker.routing import TenantResolver
 from worker.rules import RuleSet
 from worker.rules.phrases import Hit
-from worker.rules.prefilter import RuleGate
 from worker.rules.schema import INTENTS
 from worker.tenants import Registry
 from worker.zones import ZONES, Zones, normalize, split_zones
@@ -25,7 +24,6 @@ class Classifier:
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
-        self.gate = RuleGate([rule.patterns for rule in rules.phrases])
         self.zone_weights = {str(zone): weight for zone, weight in rules.policy.zones.items()}
         self.intents = tuple(
             t for t, spec in rules.policy.targets.items() if spec.kind == "intent" and t in INTENTS
@@ -67,7 +65,7 @@ class Classifier:
             text = texts[zone]
             if not text or weight <= 0:
                 continue
-            for index, start in self.gate.candidates(text):
+            for index, start in self.rules.gate.candidates(text):
                 rule = self.rules.phrases[index]
                 if zone in rule.zones:
                     hit = rule.check(zone, text, weight, self.rules.negation, start)

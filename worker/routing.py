@@ -49,7 +49,6 @@ class TenantMatch:
     """The resolved tenant (or None), what pointed at it, and how much it says about routing."""
 
     tenant: str | None
-    candidates: tuple[str, ...]
     evidence: tuple[Evidence, ...]
     processor_weight: float
     reasons: tuple[str, ...]
@@ -173,7 +172,6 @@ class TenantResolver:
         if len(candidates) != 1:
             return TenantMatch(
                 None,
-                candidates,
                 tuple(evidence),
                 weight,
                 tuple(reasons),
@@ -192,7 +190,6 @@ class TenantResolver:
         reasons.append(f"tenant-match: {tenant} ({shown})" + "".join(f": {d}" for d in doubts))
         return TenantMatch(
             tenant,
-            candidates,
             tuple(evidence),
             weight,
             tuple(reasons),

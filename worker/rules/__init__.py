@@ -9,6 +9,7 @@ from pathlib import Path
 from worker.errors import RulesError
 from worker.rules.headers import HeaderRule
 from worker.rules.phrases import NegationCheck, PhraseRule
+from worker.rules.prefilter import RuleGate
 from worker.rules.schema import (
     HeaderFile,
     IdDocumentFile,
@@ -38,6 +39,7 @@ class RuleSet:
     id_filename: re.Pattern[str]
     id_types: frozenset[str]
     id_extensions: tuple[str, ...]
+    gate: RuleGate
 
 
 def load_rules(directory: Path | None = None) -> RuleSet:
@@ -64,6 +66,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         id_filename=re.compile("|".join(f"(?:{p})" for p in ids.filename_patterns), re.IGNORECASE),
         id_types=frozenset(t.lower() for t in ids.document_types),
         id_extensions=tuple(e.lower() for e in ids.extensions),
+        gate=RuleGate([rule.patterns for rule in phrases]),
     )
 
 

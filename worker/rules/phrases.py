@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from worker.rules.schema import Negation, PhraseRuleSpec
@@ -42,7 +41,7 @@ class NegationCheck:
 
     before: re.Pattern[str]
     after: re.Pattern[str]
-    not_negations: re.Pattern[str] | None
+    not_negations: re.Pattern[str]
     hedges: re.Pattern[str]
     words_before: int
     words_after: int
@@ -53,31 +52,28 @@ class NegationCheck:
             body = "|".join(re.escape(normalize(w)) for w in items) or r"(?!x)x"
             return re.compile(rf"(?:^|\s)(?:{body})(?:\s|$)")
 
-        exceptions = words(spec.not_negations) if spec.not_negations else None
         return cls(
             words(spec.before),
             words(spec.after),
-            exceptions,
+            words(spec.not_negations),
             words(spec.hedges),
             spec.words_before,
             spec.words_after,
         )
 
     def negates(self, text: str, start: int, end: int) -> bool:
-        """Whether the phrase at text[start:end] is negated by its neighbours."""
+        """Whether the phrase at text[start:end] is negated by its neighbours or from within."""
         before = _clause_tail(text[max(0, start - 120) : start], self.words_before)
         after = _clause_head(text[end : end + 80], self.words_after)
-        if self.not_negations is not None:
-            before = self.not_negations.sub(" ", f" {before} ")
-            after = self.not_negations.sub(" ", f" {after} ")
-        inside = text[start:end]
-        if self.not_negations is not None:
-            inside = self.not_negations.sub(" ", f" {inside} ")
-        return bool(
-            self.before.search(f" {before} ")
-            or self.after.search(f" {after} ")
-            or self.before.search(f" {inside} ")
+        return (
+            self._holds(self.before, before)
+            or self._holds(self.before, text[start:end])
+            or self._holds(self.after, after)
         )
+
+    def _holds(self, words: re.Pattern[str], window: str) -> bool:
+        # "niet alleen" or "not only" is no negation: such phrases are taken out first.
+        return bool(words.search(self.not_negations.sub(" ", f" {window} ")))
 
     def hedged(self, text: str, start: int) -> bool:
         """Whether a conditional word stands shortly before the phrase in its clause."""
@@ -128,16 +124,13 @@ class PhraseRule:
             tuple(patterns),
         )
 
-    def matches(self, text: str, start: int = 0) -> Iterator[re.Match[str]]:
-        """Every match from `start` (the gate knows no match begins earlier)."""
-        return self.pattern.finditer(text, start)
-
     def check(
         self, zone: str, text: str, zone_weight: float, negation: NegationCheck, start: int = 0
     ) -> Hit | None:
-        """The first non-negated match in a zone's normalised text, else a negated one."""
+        """The first non-negated match from `start` (the gate knows none begins earlier) in a
+        zone's normalised text, else a negated one."""
         negated: Hit | None = None
-        for match in self.matches(text, start):
+        for match in self.pattern.finditer(text, start):
             snippet = _LONG_DIGITS.sub("…", match.group(0)[:80])
             if self.negatable and negation.negates(text, match.start(), match.end()):
                 negated = negated or Hit(self.name, self.target, zone, 0.0, snippet, True)
