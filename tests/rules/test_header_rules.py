@@ -6,8 +6,9 @@ from email.message import EmailMessage
 
 import pytest
 
+from worker.classify import Classifier
 from worker.mail import parse_mail
-from worker.rules import RuleSet, load_rules
+from worker.rules import load_rules
 
 
 def mail(
@@ -130,11 +131,8 @@ def test_header_rule_fires_and_stays_quiet(name: str) -> None:
     assert RULES[name].check(parse_mail(miss)) is None
 
 
-def test_mail_from_our_own_address_is_a_loop(rules: RuleSet) -> None:
-    from worker.classify import Classifier
-    from worker.tenants import Registry
-
-    decision = Classifier(rules, Registry(tenants=()), "privacy@carerix.com").classify(
+def test_mail_from_our_own_address_is_a_loop(classifier: Classifier) -> None:
+    decision = classifier.classify(
         mail(sender="Carerix Privacy <privacy@carerix.com>", body="Uw verzoek is ontvangen.")
     )
     assert decision.auto_generated is True
@@ -163,11 +161,8 @@ def test_a_request_subject_is_no_bounce() -> None:
     )
 
 
-def test_bulk_headers_on_a_real_request_go_to_review(rules: RuleSet) -> None:
-    from worker.classify import Classifier
-    from worker.tenants import Registry
-
-    decision = Classifier(rules, Registry(tenants=()), "privacy@carerix.com").classify(
+def test_bulk_headers_on_a_real_request_go_to_review(classifier: Classifier) -> None:
+    decision = classifier.classify(
         mail(
             body="Verwijder al mijn persoonsgegevens uit jullie systemen.",
             headers={"Feedback-ID": "1:2:3:AmazonSES"},
@@ -177,11 +172,8 @@ def test_bulk_headers_on_a_real_request_go_to_review(rules: RuleSet) -> None:
     assert any("a request in the text" in r for r in decision.reasons)
 
 
-def test_mail_from_our_own_domain_goes_to_a_person(rules: RuleSet) -> None:
-    from worker.classify import Classifier
-    from worker.tenants import Registry
-
-    decision = Classifier(rules, Registry(tenants=()), "privacy@carerix.com").classify(
+def test_mail_from_our_own_domain_goes_to_a_person(classifier: Classifier) -> None:
+    decision = classifier.classify(
         mail(sender="Support <support@carerix.com>", body="Klant vraagt: verwijder mijn gegevens.")
     )
     assert decision.needs_review is True

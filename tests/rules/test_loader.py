@@ -42,47 +42,41 @@ def test_broken_regex_names_file_line_and_pattern(rules_copy: Path) -> None:
     assert "(unclosed" in caught.value.problem
 
 
-def test_unknown_target_is_refused(rules_copy: Path) -> None:
-    add_rule(
-        rules_copy,
-        "  - name: odd\n    description: A test rule.\n    target: deletoin\n"
-        "    weight: 1\n    patterns: ['x']\n",
+def rule(
+    name: str = "odd", target: str = "deletion", pattern: str = "x", key: str = "weight"
+) -> str:
+    """One phrase rule as staff would write it, with the part under test swapped in."""
+    return (
+        f"  - name: {name}\n    description: A test rule.\n    target: {target}\n"
+        f"    {key}: 1\n    patterns: ['{pattern}']\n"
     )
-    with pytest.raises(RulesError, match=r"zz-test.yaml:4: rule odd: unknown target 'deletoin'"):
-        load_rules(rules_copy)
 
 
-def test_capitals_in_a_pattern_are_refused(rules_copy: Path) -> None:
-    add_rule(
-        rules_copy,
-        "  - name: caps\n    description: A test rule.\n    target: deletion\n"
-        "    weight: 1\n    patterns: ['\\\\bDelete\\\\b']\n",
-    )
-    with pytest.raises(RulesError, match="capitals"):
-        load_rules(rules_copy)
-
-
-def test_duplicate_rule_name_points_at_both_places(rules_copy: Path) -> None:
-    add_rule(
-        rules_copy,
-        "  - name: nl-deletion-request\n    description: A copy.\n"
-        "    target: deletion\n    weight: 1\n    patterns: ['x']\n",
-    )
-    with pytest.raises(
-        RulesError,
-        match=r"zz-test.yaml:2: rule name 'nl-deletion-request' is "
-        r"already used at .*nl.yaml:\d+",
-    ):
-        load_rules(rules_copy)
-
-
-def test_unknown_key_is_refused(rules_copy: Path) -> None:
-    add_rule(
-        rules_copy,
-        "  - name: typo\n    description: A test rule.\n    target: deletion\n"
-        "    wieght: 1\n    patterns: ['x']\n",
-    )
-    with pytest.raises(RulesError, match=r"rules.0.wieght \(line 5\): Extra inputs"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (rule(target="deletoin"), r"zz-test.yaml:4: rule odd: unknown target 'deletoin'"),
+        (rule(pattern="\\bDelete\\b"), r"capitals"),
+        (rule(pattern="(?x) wis"), r"global flags"),
+        (rule(pattern="\\b(wis) \\1"), r"back-references"),
+        (rule(key="wieght"), r"rules.0.wieght \(line 5\): Extra inputs"),
+        (
+            rule(name="nl-deletion-request"),
+            r"zz-test.yaml:2: rule name 'nl-deletion-request' is already used at .*nl.yaml:\d+",
+        ),
+    ],
+    ids=[
+        "unknown-target",
+        "capitals",
+        "inline-flag",
+        "back-reference",
+        "unknown-key",
+        "duplicate-name",
+    ],
+)
+def test_a_bad_rule_is_refused_with_its_place(rules_copy: Path, text: str, message: str) -> None:
+    add_rule(rules_copy, text)
+    with pytest.raises(RulesError, match=message):
         load_rules(rules_copy)
 
 
