@@ -36,7 +36,7 @@ def test_gate_never_skips_a_match_of_a_shipped_rule(rules: RuleSet) -> None:
                 checked += 1
                 assert index in allowed, f"{rule.name} skipped on {text[:80]!r}"
                 assert allowed[index] <= match.start(), f"{rule.name} started too late"
-    assert checked > 500
+    assert checked > 400
 
 
 @pytest.mark.parametrize(
