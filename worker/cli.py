@@ -63,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per file (the only output format)",
     )
+    scan.add_argument("--rules", type=Path, default=None, help="rules folder")
     scan.add_argument("files", nargs="+", help="images or PDFs")
     scan.set_defaults(handler=_scan)
 
@@ -96,9 +97,11 @@ def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from worker.scan.scanner import ScanResult, scan, scan_json
 
+    words = load_rules(args.rules or settings.rules_dir or DEFAULT_RULES_DIR).id_scan
+
     def describe(data: bytes, name: str) -> dict[str, object]:
         try:
-            result = scan(data)
+            result = scan(data, words)
         except Exception as err:  # one bad file must not stop the others
             result = ScanResult(False, (), (), (f"internal error: {type(err).__name__}: {err}",))
         return scan_json(result, name)

@@ -16,6 +16,7 @@ from worker.rules.schema import (
     LanguageFile,
     PhraseFile,
     PolicyFile,
+    ScanWords,
     StructureFile,
 )
 from worker.yamlfile import line_of, load_model, load_yaml, validate
@@ -39,6 +40,7 @@ class RuleSet:
     id_filename: re.Pattern[str]
     id_types: frozenset[str]
     id_extensions: tuple[str, ...]
+    id_scan: ScanWords
     gate: RuleGate
 
 
@@ -66,6 +68,7 @@ def load_rules(directory: Path | None = None) -> RuleSet:
         id_filename=re.compile("|".join(f"(?:{p})" for p in ids.filename_patterns), re.IGNORECASE),
         id_types=frozenset(t.lower() for t in ids.document_types),
         id_extensions=tuple(e.lower() for e in ids.extensions),
+        id_scan=ids.scan,
         gate=RuleGate([rule.patterns for rule in phrases]),
     )
 

@@ -194,11 +194,26 @@ class LanguageFile(Strict):
     country_domains: dict[str, str] = Field(default_factory=dict)
 
 
+class ScanWords(Strict):
+    """The `scan` section of rules/id_documents.yaml: labels and words read on a page."""
+
+    bsn_labels: list[str] = Field(min_length=1)
+    document_number_labels: list[str] = Field(min_length=1)
+    document_words: list[str] = Field(min_length=1)
+    dutch_words: list[str] = Field(min_length=1)
+
+    _compile = field_validator(
+        "bsn_labels", "document_number_labels", "document_words", "dutch_words"
+    )(lambda cls, v: [check_regex(p) for p in v])
+
+
 class IdDocumentFile(Strict):
-    """rules/id_documents.yaml: attachment names and types that suggest an identity document."""
+    """rules/id_documents.yaml: attachment names and types that suggest an identity document,
+    and what `scan` reads on its pages."""
 
     filename_patterns: list[str]
     extensions: list[str] = Field(default_factory=list)
     document_types: list[str]
+    scan: ScanWords
 
     _compile = field_validator("filename_patterns")(lambda cls, v: [check_regex(p) for p in v])

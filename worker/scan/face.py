@@ -8,11 +8,14 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 _CASCADE = "haarcascade_frontalface_default.xml"
-# Faces are looked for on a copy this wide: an ID photo is then still 150 px or more.
-_WORK_WIDTH = 1000
+# Faces are looked for on a copy this wide: small copies are enlarged so a ghost image is still
+# found, large ones reduced so the search stays cheap.
+_WORK_WIDTH = 900
+# The photo on a document is at least this share of the page's shorter side; smaller "faces"
+# are the cascade seeing eyes in guilloche or lettering.
+MIN_FACE_SHARE = 0.06
 
 
 @lru_cache(maxsize=1)
@@ -20,15 +23,21 @@ def _detector() -> cv2.CascadeClassifier:
     return cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / _CASCADE))  # type: ignore[attr-defined]
 
 
-def faces(image: Image.Image) -> list[tuple[int, int, int, int]]:
-    """Face boxes (x, y, w, h) in page pixels."""
-    gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY)
-    scale = min(1.0, _WORK_WIDTH / gray.shape[1])
-    small = cv2.resize(gray, None, fx=scale, fy=scale) if scale < 1 else gray
+def faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Face boxes (x, y, w, h) in the pixels of `gray`, an upright page."""
+    scale = _WORK_WIDTH / gray.shape[1]
+    small = cv2.resize(
+        gray,
+        None,
+        fx=scale,
+        fy=scale,
+        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+    )
+    side = max(24, int(MIN_FACE_SHARE * min(small.shape)))
     # Plain grey first; equalised contrast helps a dim phone photo but can hide a clean face.
     for candidate in (small, cv2.equalizeHist(small)):
         found = _detector().detectMultiScale(
-            candidate, scaleFactor=1.1, minNeighbors=5, minSize=(40, 40)
+            candidate, scaleFactor=1.1, minNeighbors=5, minSize=(side, side)
         )
         if len(found):
             return [

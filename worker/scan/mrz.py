@@ -57,8 +57,21 @@ class Mrz:
         return self.checks_passed == self.checks_total
 
     @property
+    def dutch(self) -> bool:
+        """Issued by the Netherlands, or to a Dutch national."""
+        first = self.lines[0]
+        if self.format in ("TD3", "TD2"):
+            return "NLD" in (first[2:5], self.lines[1][10:13])
+        if self.format == "TD1":
+            return "NLD" in (first[2:5], self.lines[1][15:18])
+        return first[2:5] == "NLD"
+
+    @property
     def bsn(self) -> str | None:
-        """A Dutch citizen service number carried in the optional data, if one is there."""
+        """A Dutch citizen service number carried in the optional data of a Dutch document; other
+        countries' personal numbers can pass the 11-proof too, and are no BSN."""
+        if not self.dutch:
+            return None
         digits = re.sub(r"[^0-9]", "", self.optional_data.translate(_DIGIT_FOR))
         for start in range(0, max(1, len(digits) - 8)):
             candidate = digits[start : start + 9]
@@ -104,10 +117,18 @@ def _td1(line1: str, line2: str, line3: str) -> Mrz:
 
 
 def _driving_licence(line: str) -> Mrz:
-    # ISO/IEC 18013-1 one-line MRZ as on Dutch licences: D, a version digit, the issuing
-    # country, the licence number, filler, and one check digit over all that precedes it.
+    # ISO/IEC 18013-1 one-line MRZ as on Dutch licences: D, a digit, the issuing country, a
+    # digit, the 10-character licence number, filler, and one check digit over all before it.
+    # The two digits are often read as I or L.
+    line = (
+        line[0]
+        + line[1].translate(_DIGIT_FOR)
+        + line[2:5]
+        + line[5].translate(_DIGIT_FOR)
+        + line[6:]
+    )
     passed, total = _checks([(line[:29], line[29])])
-    number = line[5:15].rstrip("<")
+    number = line[6:16].rstrip("<")
     return Mrz("DL", (line,), number, "", passed, total)
 
 
@@ -148,7 +169,13 @@ def repair_line(line: str) -> str:
                     return line
                 cut = len(line) - width
                 return line[: run.start()] + line[run.start() + cut :]
-            return line + "<" * (width - len(line))
+            if line.endswith("<"):
+                return line + "<" * (width - len(line))
+            # A line ending in a check digit lost its fillers inside: add them to the longest run.
+            run = max(re.finditer(r"<+", line), key=lambda m: len(m.group(0)), default=None)
+            if run is None:
+                return line
+            return line[: run.end()] + "<" * (width - len(line)) + line[run.end() :]
     return line
 
 
@@ -164,6 +191,11 @@ def _variants(line: str) -> list[str]:
 
 def _best(lines: list[str]) -> Mrz | None:
     options = [_variants(line) for line in lines]
+    if len(lines) == 2 and lines[0].strip()[:1] in ("P", "I", "A", "C", "V"):
+        # Line 1 of a TD3 or TD2 is name and issuer only, and its long filler runs are what OCR
+        # garbles most; line 2 carries every check digit, so it may stand with a blank line 1.
+        start = lines[0].strip()[:5].upper()
+        options[0] = options[0] + [start.ljust(width, "<")[:width] for width in (44, 36)]
     best: Mrz | None = None
     for combination in itertools.islice(itertools.product(*options), MAX_COMBINATIONS):
         mrz = parse_mrz(list(combination))

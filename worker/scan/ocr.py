@@ -1,35 +1,179 @@
-"""Finds text bands that look like a machine-readable zone and reads them with tesseract."""
+"""Tesseract, called as a subprocess with a time limit: one layout pass over a page, and a
+second, MRZ-only pass over the bands where a machine-readable zone seems to be."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pytesseract
-from PIL import Image
 
 from worker.scan.mrz import Mrz, find_mrz
 
 # Debian's tesseract uses OpenMP; on small machines several threads make it slower, not faster.
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 _MRZ_CONFIG = "--psm 6 -c tessedit_char_whitelist=ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<"
-# Band search runs on a copy this many pixels on its longest side.
+_PAGE_CONFIG = "--psm 3"
+# Bands are searched on a copy this many pixels on its longest side.
 _WORK_SIZE = 1000
-OCR_TIMEOUT_SECONDS = 20
+# Text is read best at a cap height of about 20-40 px: small pages are enlarged to this width,
+# large ones reduced to it (tesseract's time grows with the pixels it is given).
+_MIN_WIDTH = 1200
+_MAX_WIDTH = 2000
+
+
+class OcrTimeout(Exception):
+    """Tesseract did not finish in the time left for this attachment."""
+
+
+class OcrFailed(Exception):
+    """Tesseract crashed or refused the image."""
 
 
 @dataclass(frozen=True)
-class MrzFinding:
-    """An MRZ read from one band of a page, with the band in page pixels."""
+class Line:
+    """One line of text as tesseract read it, with its box in the pixels of the image given."""
+
+    text: str
+    bbox: tuple[int, int, int, int]
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PageText:
+    """The lines of a page and how sure tesseract was of its words on average (0-100)."""
+
+    lines: tuple[Line, ...]
+    confidence: float
+    words: int
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The moment by which all OCR of one attachment must be done."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        left = self.at - time.monotonic()
+        if left <= 0.5:
+            raise OcrTimeout("no time left for OCR")
+        return left
+
+
+def _scaled(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    width = gray.shape[1]
+    if width < _MIN_WIDTH:
+        factor = _MIN_WIDTH / width
+        return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC), factor
+    if width > _MAX_WIDTH:
+        factor = _MAX_WIDTH / width
+        return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA), factor
+    return gray, 1.0
+
+
+def _tesseract(image: np.ndarray, config: str, deadline: Deadline, data: bool) -> object:
+    try:
+        if data:
+            return pytesseract.image_to_data(
+                image, config=config, output_type=pytesseract.Output.DICT, timeout=deadline.left()
+            )
+        return pytesseract.image_to_string(image, config=config, timeout=deadline.left())
+    except RuntimeError as err:  # pytesseract reports its timeout as a bare RuntimeError
+        raise OcrTimeout(str(err)) from err
+    except pytesseract.TesseractError as err:
+        raise OcrFailed(str(err)) from err
+
+
+def read_page(gray: np.ndarray, deadline: Deadline) -> PageText:
+    """Every line of a level page, boxes in the pixels of `gray`."""
+    image, factor = _scaled(gray)
+    data = _tesseract(image, _PAGE_CONFIG, deadline, data=True)
+    assert isinstance(data, dict)
+    grouped: dict[tuple[int, int, int], list[int]] = {}
+    for i, text in enumerate(data["text"]):
+        if text.strip():
+            key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+            grouped.setdefault(key, []).append(i)
+    lines = []
+    confidences: list[float] = []
+    for words in grouped.values():
+        x0 = min(data["left"][i] for i in words)
+        y0 = min(data["top"][i] for i in words)
+        x1 = max(data["left"][i] + data["width"][i] for i in words)
+        y1 = max(data["top"][i] + data["height"][i] for i in words)
+        word_conf = [float(data["conf"][i]) for i in words]
+        confidences.extend(
+            c for c, i in zip(word_conf, words, strict=True) if len(data["text"][i].strip()) >= 3
+        )
+        box = (int(x0 / factor), int(y0 / factor), int((x1 - x0) / factor), int((y1 - y0) / factor))
+        text = " ".join(data["text"][i].strip() for i in words)
+        lines.append(Line(text, box, sum(word_conf) / len(word_conf)))
+    mean = sum(confidences) / len(confidences) if confidences else 0.0
+    return PageText(tuple(lines), mean, len(confidences))
+
+
+def read_region(gray: np.ndarray, box: tuple[int, int, int, int], deadline: Deadline) -> list[str]:
+    """The lines of one region, its background evened out first: a see-through box over a
+    field darkens the paper around the digits, which the layout pass then skips as a picture."""
+    x, y, w, h = box
+    crop = gray[y : y + h, x : x + w]
+    if crop.size == 0:
+        return []
+    crop, _ = _scaled(crop)
+    size = max(15, (crop.shape[0] // 8) | 1)
+    paper = cv2.morphologyEx(crop, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
+    even = cv2.divide(crop, paper, scale=255)
+    text = _tesseract(even, "--psm 6", deadline, data=False)
+    assert isinstance(text, str)
+    return [line for line in text.splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class MrzReading:
+    """An MRZ read from one band of a page, with the band in the pixels of the image given."""
 
     mrz: Mrz
     bbox: tuple[int, int, int, int]
+    raw: tuple[str, ...] = ()
 
 
-def _bands(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Wide, dense text bands (x, y, w, h) in page pixels, largest first."""
+def read_mrz_band(
+    gray: np.ndarray, band: tuple[int, int, int, int], deadline: Deadline
+) -> tuple[list[Mrz], list[str]]:
+    """The MRZs in one band read with the MRZ alphabet only, and the raw lines tesseract gave."""
+    x, y, w, h = band
+    crop = gray[max(0, y) : y + h, max(0, x) : x + w]
+    if crop.size == 0:
+        return [], []
+    crop, _ = _scaled(_without_boxes(crop))
+    text = _tesseract(crop, _MRZ_CONFIG, deadline, data=False)
+    assert isinstance(text, str)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return find_mrz(lines), lines
+
+
+def _without_boxes(crop: np.ndarray) -> np.ndarray:
+    """A band with the columns of a black box over part of it made white: tesseract reads what
+    is left beside the box instead of giving up on the whole line."""
+    dark = (crop < 60).mean(axis=0) > 0.8
+    if not dark.any():
+        return crop
+    clean = crop.copy()
+    clean[:, dark] = 255
+    return clean
+
+
+def bands(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Wide, dense text bands (x, y, w, h) in page pixels, tallest first: where an MRZ would be
+    when the layout pass did not read one."""
     scale = min(1.0, _WORK_SIZE / max(gray.shape))
     small = cv2.resize(gray, None, fx=scale, fy=scale) if scale < 1 else gray
     rect = cv2.getStructuringElement(cv2.MORPH_RECT, (13, 5))
@@ -46,14 +190,14 @@ def _bands(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
         _, y, w, h = cv2.boundingRect(contour)
         if w > 4 * h and w > small.shape[1] * 0.4:
             rows.append((int(y / scale), int(h / scale)))
-    return _merge_rows(rows, gray.shape[1], gray.shape[0])
+    return merge_rows(rows, gray.shape[1], gray.shape[0])
 
 
-def _merge_rows(
+def merge_rows(
     rows: list[tuple[int, int]], width: int, height: int
 ) -> list[tuple[int, int, int, int]]:
-    # An MRZ is two or three lines across (nearly) the whole document: neighbouring rows are
-    # read together, across the full width, so no line loses its first characters.
+    """Neighbouring rows (y, h) as one band across the full width: an MRZ is two or three lines
+    across (nearly) the whole document, and no line may lose its first characters."""
     merged: list[list[int]] = []
     for y, h in sorted(rows):
         if merged and y <= merged[-1][1] + int(2.0 * h):
@@ -62,30 +206,7 @@ def _merge_rows(
             merged.append([y, y + h])
     regions = []
     for top, bottom in merged:
-        pad = max(4, (bottom - top) // 6)
+        pad = max(8, min(40, (bottom - top) // 2))
         top, bottom = max(0, top - pad), min(height, bottom + pad)
         regions.append((0, top, width, bottom - top))
     return sorted(regions, key=lambda r: -r[3])
-
-
-def read_mrz(image: Image.Image) -> list[MrzFinding]:
-    """Every MRZ on a page, trying the four right-angle orientations until one reads."""
-    gray = cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY)
-    for turn in (None, cv2.ROTATE_180, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE):
-        page = gray if turn is None else cv2.rotate(gray, turn)
-        found = [MrzFinding(mrz, band) for band in _bands(page) for mrz in _read_band(page, band)]
-        if found:
-            return found
-    return []
-
-
-def _read_band(gray: np.ndarray, band: tuple[int, int, int, int]) -> list[Mrz]:
-    x, y, w, h = band
-    crop = gray[y : y + h, x : x + w]
-    if crop.size == 0:
-        return []
-    try:
-        text = pytesseract.image_to_string(crop, config=_MRZ_CONFIG, timeout=OCR_TIMEOUT_SECONDS)
-    except RuntimeError:  # pytesseract's timeout
-        return []
-    return find_mrz(text.splitlines())

@@ -1,4 +1,9 @@
-"""Scans one attachment: is it an identity document, and which sensitive fields can be read?"""
+"""Scans one attachment: is it an identity document, and which sensitive fields can be read?
+
+Per page: level the text (right-angle turns and phone-photo skew), read it once with tesseract's
+layout pass, and look in those lines for an MRZ, labelled numbers and document words. Only where
+an MRZ seems to be but did not parse is that band read again with the MRZ alphabet. Faces are
+looked for on the levelled page; a QR code is decoded where there is one."""
 
 from __future__ import annotations
 
@@ -6,19 +11,38 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
+import numpy as np
 from stdnum.nl import bsn
 
+from worker.rules.schema import ScanWords
+from worker.scan import fields
 from worker.scan.face import faces
+from worker.scan.fields import Field, ScanPatterns
 from worker.scan.load import Page, load
-from worker.scan.ocr import read_mrz
-
-# A BSN counts only next to a label that says what it is: a 9-digit invoice number is none.
-_LABELLED_BSN = re.compile(
-    r"(?i)(?:bsn|burger\s*service\s*nummer|burgerservicenummer|persoonsnummer|personal\s*no\.?|"
-    r"sofi\s*-?\s*nummer)[^0-9]{0,40}((?:\d[\s.]?){8}\d)"
+from worker.scan.mrz import Mrz, find_mrz
+from worker.scan.ocr import (
+    Deadline,
+    Line,
+    OcrFailed,
+    OcrTimeout,
+    PageText,
+    bands,
+    read_mrz_band,
+    read_page,
+    read_region,
 )
+from worker.scan.orient import Turned, level_angle, text_ink, turn
+
 # A face taking more of the picture than this is a portrait, not the photo on a document.
 MAX_ID_PHOTO_SHARE = 0.08
+# All OCR of one attachment must finish in this many seconds; what is left unread is reported.
+TIME_LIMIT_SECONDS = 60.0
+# A page with less text ink than this share of its pixels is a photo, not a document: no OCR.
+MIN_INK_SHARE = 0.002
+# Below this mean word confidence the page may be upside down: it is read turned round too.
+_UPRIGHT_CONFIDENCE = 70
+ORDER = ("bsn", "mrz", "document_number", "photo")
 
 
 @dataclass(frozen=True)
@@ -42,55 +66,181 @@ class ScanResult:
     unreadable: tuple[str, ...] = field(default=())
 
 
-def scan(data: bytes) -> ScanResult:
+@dataclass
+class _PageScan:
+    found: list[Finding]
+    is_id: bool
+    photos: list[Finding]
+
+
+def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) -> ScanResult:
     """Scans image or PDF bytes; problems become `unreadable` reasons, never exceptions."""
+    patterns = ScanPatterns.compile(words)
     loaded = load(data)
+    deadline = Deadline.after(time_limit)
     findings: list[Finding] = []
+    photos: list[Finding] = []
+    problems = list(loaded.unreadable)
     is_id = False
     for page in loaded.pages:
-        page_findings, page_is_id = _scan_page(page)
-        findings.extend(page_findings)
-        is_id = is_id or page_is_id
-    findings.extend(_text_layer_bsn(loaded.text))
-    kinds = {f.kind for f in findings if f.kind != "photo" or is_id}
-    order = ("bsn", "mrz", "document_number", "photo")
+        try:
+            result = _scan_page(page, patterns, deadline)
+        except OcrTimeout:
+            problems.append(f"OCR took longer than {time_limit:.0f} s: page {page.number} unread")
+            break
+        except OcrFailed as err:
+            problems.append(f"OCR failed on page {page.number}: {err}")
+            continue
+        findings.extend(result.found)
+        photos.extend(result.photos)
+        is_id = is_id or result.is_id
+    findings.extend(_text_layer_bsn(loaded.text, patterns))
+    if is_id:
+        # A face is an unredacted photo only on an identity document.
+        findings.extend(photos)
+    kinds = {f.kind for f in findings}
     return ScanResult(
-        is_id,
-        tuple(k for k in order if k in kinds),
-        tuple(f for f in findings if f.kind in kinds),
-        loaded.unreadable,
+        is_id, tuple(k for k in ORDER if k in kinds), tuple(findings), tuple(problems)
     )
 
 
-def _scan_page(page: Page) -> tuple[list[Finding], bool]:
+def _upright_text(gray: np.ndarray, deadline: Deadline) -> tuple[Turned, PageText]:
+    turned = turn(gray, level_angle(gray))
+    text = read_page(turned.gray, deadline)
+    if text.confidence < _UPRIGHT_CONFIDENCE or text.words < 3:
+        around = turn(gray, turned.angle + 180)
+        other = read_page(around.gray, deadline)
+        if other.confidence * min(other.words, 20) > text.confidence * min(text.words, 20):
+            return around, other
+    return turned, text
+
+
+def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageScan:
+    gray = cv2.cvtColor(np.asarray(page.image), cv2.COLOR_RGB2GRAY)
+    ink = text_ink(gray)
+    if cv2.countNonZero(ink) < MIN_INK_SHARE * ink.size:
+        return _PageScan([], False, [])
+    turned, text = _upright_text(gray, deadline)
+    lines = list(text.lines)
+    page_text = "\n".join(line.text for line in lines)
+
+    def at(kind: str, box: tuple[int, int, int, int], confidence: float) -> Finding:
+        return Finding(kind, page.number, turned.to_page(box), confidence, page.source)
+
+    def each(found: list[Field]) -> list[Finding]:
+        return [at(f.kind, f.bbox, f.confidence) for f in found]
+
     found: list[Finding] = []
-    for reading in read_mrz(page.image):
-        share = reading.mrz.checks_passed / reading.mrz.checks_total
-        found.append(Finding("mrz", page.number, reading.bbox, share, page.source))
-        if reading.mrz.document_number:
-            found.append(Finding("document_number", page.number, reading.bbox, share, page.source))
-        if reading.mrz.bsn:
-            found.append(Finding("bsn", page.number, reading.bbox, share, page.source))
-    photos = _document_photos(page)
-    found.extend(Finding("photo", page.number, box, 0.8, page.source) for box in photos)
-    return found, bool(found) and (any(f.kind == "mrz" for f in found) or bool(photos))
+    mrzs, fragments = _mrz(turned.gray, lines, patterns, page_text, deadline)
+    for mrz, box in mrzs:
+        confidence = mrz.checks_passed / mrz.checks_total
+        found.append(at("mrz", box, confidence))
+        if mrz.bsn:
+            found.append(at("bsn", box, confidence))
+    if not mrzs and fragments:
+        found.extend(at("mrz", line.bbox, 0.5) for line in fragments)
+        found.extend(each(fields.fragment_bsn(fragments, page_text, patterns)))
+    lines.extend(_reread_labels(turned.gray, lines, patterns, deadline))
+    found.extend(each(fields.labelled_bsn(lines, patterns)))
+    numbers = [mrz.document_number for mrz, _ in mrzs]
+    found.extend(each(fields.printed_document_number(lines, patterns, numbers)))
+    found.extend(
+        Finding(f.kind, page.number, f.bbox, f.confidence, "qr") for f in fields.qr_bsn(gray)
+    )
+    photos = [at("photo", box, 0.8) for box in _document_photos(turned.gray, lines)]
+    worded = bool(patterns.document_words.search(page_text))
+    labelled = any(f.kind in ("bsn", "document_number") for f in found)
+    is_id = any(f.kind == "mrz" for f in found) or (worded and (bool(photos) or labelled))
+    return _PageScan(found, is_id, photos)
 
 
-def _document_photos(page: Page) -> list[tuple[int, int, int, int]]:
-    area = page.image.width * page.image.height
-    for turn in (0, 180, 90, 270):
-        image = page.image if turn == 0 else page.image.rotate(turn, expand=True)
-        boxes = faces(image)
-        if boxes:
-            return [b for b in boxes if b[2] * b[3] <= MAX_ID_PHOTO_SHARE * area]
-    return []
+def _mrz(
+    gray: np.ndarray,
+    lines: list[Line],
+    patterns: ScanPatterns,
+    page_text: str,
+    deadline: Deadline,
+) -> tuple[list[tuple[Mrz, tuple[int, int, int, int]]], list[Line]]:
+    """MRZs read on the page (each with its band), or else the MRZ pieces left readable."""
+    zone = [line for line in lines if fields.mrz_like(line.text)]
+    from_layout = find_mrz([line.text for line in zone])
+    if from_layout:
+        return [(mrz, _union(zone)) for mrz in from_layout], []
+    candidates = [_band_around(zone, gray.shape[1])] if zone else []
+    if not zone and (patterns.document_words.search(page_text) or not lines):
+        # Nothing MRZ-like came out of the layout pass on what may be a document: look for
+        # wide text bands the way an MRZ looks, and read the tallest few.
+        candidates = bands(gray)[:3]
+    pieces = list(fields.mrz_fragments(zone))
+    for band in candidates:
+        found, raw = read_mrz_band(gray, band, deadline)
+        if found:
+            return [(mrz, band) for mrz in found], []
+        pieces.extend(fields.mrz_fragments([Line(text, band, 0.0) for text in raw]))
+    return [], pieces
 
 
-def _text_layer_bsn(text: str) -> list[Finding]:
+def _union(lines: list[Line]) -> tuple[int, int, int, int]:
+    x0 = min(line.bbox[0] for line in lines)
+    y0 = min(line.bbox[1] for line in lines)
+    x1 = max(line.bbox[0] + line.bbox[2] for line in lines)
+    y1 = max(line.bbox[1] + line.bbox[3] for line in lines)
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _band_around(zone: list[Line], width: int) -> tuple[int, int, int, int]:
+    # The whole width: a line the layout pass cut short must not lose its first characters.
+    _, y, _, h = _union(zone)
+    line_height = max(line.bbox[3] for line in zone)
+    pad = line_height
+    return 0, max(0, y - pad), width, h + 2 * pad
+
+
+def _reread_labels(
+    gray: np.ndarray, lines: list[Line], patterns: ScanPatterns, deadline: Deadline
+) -> list[Line]:
+    """The region after labels whose number the layout pass did not give, read once more."""
+    labels = fields.unanswered_labels(lines, patterns)
+    if not labels:
+        return []
+    height, width = gray.shape
+    boxes = [
+        (
+            max(0, x - h),
+            y,
+            min(width, x + max(w, 14 * h)) - max(0, x - h),
+            min(height, y + 4 * h) - y,
+        )
+        for x, y, w, h in (line.bbox for line in labels)
+    ]
+    region = _union([Line("", box, 0.0) for box in boxes])
+    return [Line(text, region, 0.0) for text in read_region(gray, region, deadline)]
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> int:
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, width) * max(0, height)
+
+
+def _document_photos(gray: np.ndarray, lines: list[Line]) -> list[tuple[int, int, int, int]]:
+    # A photo holds no printed text: a "face" on a line of text is the cascade seeing eyes in
+    # letters or guilloche.
+    area = gray.shape[0] * gray.shape[1]
+    text = [line.bbox for line in lines if len(line.text.replace(" ", "")) >= 3]
+    return [
+        b
+        for b in faces(gray)
+        if b[2] * b[3] <= MAX_ID_PHOTO_SHARE * area
+        and not any(_overlap(b, t) > 0.3 * t[2] * t[3] for t in text)
+    ]
+
+
+def _text_layer_bsn(text: str, patterns: ScanPatterns) -> list[Finding]:
     # A text layer is what a recipient can copy out, even under a black box drawn on top.
     return [
         Finding("bsn", 0, (0, 0, 0, 0), 1.0, "text-layer")
-        for match in _LABELLED_BSN.finditer(text)
+        for match in patterns.bsn.finditer(text)
         if bsn.is_valid(re.sub(r"\D", "", match.group(1)))
     ]
 
