@@ -120,14 +120,26 @@ def printed_document_number(
         Field("document_number", _line_at(starts, match.start(1)).bbox, 0.8)
         for match in patterns.document_number.finditer(text)
     ]
-    # One OCR slip is forgiven in a long number; a short one must match exactly.
-    wanted = [(n, 1 if len(n) >= 8 else 0) for n in mrz_numbers if len(n) >= 6]
+    # OCR slips are forgiven in proportion: two in a number of nine or more characters, one in
+    # seven or eight, none in a short one.
+    wanted = [(n, 2 if len(n) >= 9 else int(len(n) >= 7)) for n in mrz_numbers if len(n) >= 6]
     for _, line in starts:
-        for token in re.findall(r"[A-Z0-9]{6,12}", line.text.upper().replace(" ", "")):
-            if any(Levenshtein.distance(token, n) <= slips for n, slips in wanted):
-                found.append(Field("document_number", line.bbox, 0.95))
-                break
+        compact = re.sub(r"[^A-Z0-9]", "", line.text.upper())
+        if any(_contains(compact, n, slips) for n, slips in wanted):
+            found.append(Field("document_number", line.bbox, 0.95))
     return found
+
+
+def _contains(text: str, number: str, slips: int) -> bool:
+    """Whether `number` stands somewhere in `text` with at most `slips` OCR edits."""
+    for size in {len(number) - slips, len(number), len(number) + slips}:
+        for start in range(0, len(text) - size + 1):
+            if (
+                Levenshtein.distance(text[start : start + size], number, score_cutoff=slips)
+                <= slips
+            ):
+                return True
+    return False
 
 
 def mrz_fragments(lines: list[Line]) -> list[Line]:

@@ -80,8 +80,15 @@ class Mrz:
         return None
 
 
-def _checks(pairs: list[tuple[str, str]]) -> tuple[int, int]:
-    passed = sum(1 for field, digit in pairs if check_digit(field) == digit.translate(_DIGIT_FOR))
+def _checks(pairs: list[tuple[str, str]], may_be_empty: int | None = None) -> tuple[int, int]:
+    # Only the optional personal number may be all fillers, and then its check digit may be
+    # the filler too; any other empty field is a line of fillers, not a check that holds.
+    passed = 0
+    for index, (field, digit) in enumerate(pairs):
+        if not field.strip("<"):
+            passed += index == may_be_empty and digit in "<0"
+        else:
+            passed += check_digit(field) == digit.translate(_DIGIT_FOR)
     return passed, len(pairs)
 
 
@@ -97,7 +104,7 @@ def _two_lines(kind: str, line1: str, line2: str) -> Mrz:
     if kind == "TD3":
         pairs.append((line2[28:42], line2[42]))
     pairs.append((line2[0:10] + line2[13:20] + line2[21:end], line2[end]))
-    passed, total = _checks(pairs)
+    passed, total = _checks(pairs, may_be_empty=3 if kind == "TD3" else None)
     optional = line2[28 : end - 1] if kind == "TD3" else line2[28:end]
     return Mrz(kind, (line1, line2), line2[0:9].rstrip("<"), optional, passed, total)
 
@@ -211,11 +218,15 @@ def find_mrz(text_lines: list[str]) -> list[Mrz]:
     found: list[Mrz] = []
     index = 0
     while index < len(lines):
-        for size in (3, 2, 1):
-            mrz = _best(lines[index : index + size]) if index + size <= len(lines) else None
+        for size in (3, 2, 1, 0):
+            if size == 0:
+                # A TD3 or TD2 line 2 alone: OCR lost line 1, but line 2 has every check digit.
+                mrz = _best(["P<", lines[index]])
+            else:
+                mrz = _best(lines[index : index + size]) if index + size <= len(lines) else None
             if mrz and mrz.checks_passed >= MIN_CHECK_SHARE * mrz.checks_total:
                 found.append(mrz)
-                index += size - 1
+                index += max(size, 1) - 1
                 break
         index += 1
     return found

@@ -167,10 +167,10 @@ def _mrz(
     if from_layout:
         return [(mrz, _union(zone)) for mrz in from_layout], []
     candidates = [_band_around(zone, gray.shape[1])] if zone else []
-    if not zone and (patterns.document_words.search(page_text) or not lines):
-        # Nothing MRZ-like came out of the layout pass on what may be a document: look for
-        # wide text bands the way an MRZ looks, and read the tallest few.
-        candidates = bands(gray)[:3]
+    if zone or patterns.document_words.search(page_text) or not lines:
+        # Also where the layout pass read nothing MRZ-like on what may be a document: wide
+        # text bands shaped the way an MRZ is, the tallest few.
+        candidates.extend(bands(gray)[:3])
     pieces = list(fields.mrz_fragments(zone))
     for band in candidates:
         found, raw = read_mrz_band(gray, band, deadline)
