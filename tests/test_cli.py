@@ -43,7 +43,12 @@ def test_one_line_per_file_with_every_key(
     assert all(set(line) >= KEYS for line in lines)
     assert lines[0]["category"] == "inspection" and lines[0]["language"] == "nl"
     assert lines[1]["category"] == "deletion" and lines[1]["language"] == "en"
-    assert lines[0]["id_document"] == {"present": False, "unredacted": [], "files": []}
+    assert lines[0]["id_document"] == {
+        "present": False,
+        "unredacted": [],
+        "files": [],
+        "unreadable": [],
+    }
 
 
 @pytest.mark.parametrize(

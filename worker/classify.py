@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 from worker.decide import Decision, Enriched, IdDocument, decide
 from worker.language import LanguageDetector
-from worker.mail import ParsedMail, parse_mail
+from worker.mail import Attachment, ParsedMail, parse_mail
 from worker.routing import TenantResolver
 from worker.rules import RuleSet
 from worker.rules.phrases import Hit
@@ -15,12 +16,19 @@ from worker.rules.schema import INTENTS
 from worker.tenants import Registry
 from worker.zones import ZONES, Zones, normalize, split_zones
 
+# A mail with more images and PDFs than this gets the rest checked by a person.
+MAX_SCANNED_ATTACHMENTS = 10
+
 
 class Classifier:
     """Decides what one raw mail is. Holds only compiled, immutable knowledge; safe to reuse."""
 
-    def __init__(self, rules: RuleSet, registry: Registry, mailbox_address: str) -> None:
+    def __init__(
+        self, rules: RuleSet, registry: Registry, mailbox_address: str, scan: bool = True
+    ) -> None:
         self.rules = rules
+        # OCR of images and PDFs (worker.scan); off, only names and mentions tell of an ID.
+        self.scan = scan
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
@@ -116,7 +124,39 @@ class Classifier:
         named = [a.filename for a in documents if self.rules.id_filename.search(a.filename)]
         mentioned = any(h.target == "id-copy" and not h.negated for h in hits)
         files = named or ([a.filename for a in documents] if mentioned else [])
-        return IdDocument(present=bool(files), files=tuple(files))
+        if not self.scan:
+            return IdDocument(present=bool(files), files=tuple(files))
+        return self._scanned(documents, files)
+
+    def _scanned(self, documents: list[Attachment], files: list[str]) -> IdDocument:
+        from worker.scan.scanner import ORDER, ScanResult, scan
+
+        seen: dict[bytes, ScanResult] = {}
+        kinds: set[str] = set()
+        unreadable: list[str] = []
+        found = list(files)
+        for index, attachment in enumerate(documents):
+            name = attachment.filename or f"attachment {index + 1}"
+            if index >= MAX_SCANNED_ATTACHMENTS:
+                unreadable.append(f"{name}: more than {MAX_SCANNED_ATTACHMENTS} attachments")
+                continue
+            digest = hashlib.sha256(attachment.data).digest()
+            if digest not in seen:
+                try:
+                    seen[digest] = scan(attachment.data, self.rules.id_scan)
+                except Exception as err:  # a scanner bug must not lose the mail
+                    seen[digest] = ScanResult(False, (), (), (f"{type(err).__name__}: {err}",))
+            result = seen[digest]
+            unreadable.extend(f"{name}: {problem}" for problem in result.unreadable)
+            kinds.update(result.unredacted)
+            if (result.is_id_document or result.unredacted) and name not in found:
+                found.append(name)
+        return IdDocument(
+            present=bool(files) or any(r.is_id_document for r in seen.values()),
+            unredacted=tuple(k for k in ORDER if k in kinds),
+            files=tuple(found),
+            unreadable=tuple(unreadable),
+        )
 
 
 def decision_json(decision: Decision, file: str) -> dict[str, Any]:
@@ -134,6 +174,7 @@ def decision_json(decision: Decision, file: str) -> dict[str, Any]:
             "present": decision.id_document.present,
             "unredacted": list(decision.id_document.unredacted),
             "files": list(decision.id_document.files),
+            "unreadable": list(decision.id_document.unreadable),
         },
         "scores": decision.scores,
     }

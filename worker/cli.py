@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON object per file (the only output format)",
     )
+    classify.add_argument(
+        "--no-scan",
+        action="store_true",
+        help="do not OCR image and PDF attachments (ID copies are then known by name only)",
+    )
     classify.add_argument("files", nargs="+", help=".eml files to classify")
     classify.set_defaults(handler=_classify)
 
@@ -82,7 +87,7 @@ def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, R
 
 def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     rules, registry = _knowledge(args, settings)
-    classifier = Classifier(rules, registry, settings.mailbox_address)
+    classifier = Classifier(rules, registry, settings.mailbox_address, scan=not args.no_scan)
 
     def describe(raw: bytes, name: str) -> dict[str, object]:
         try:

@@ -21,6 +21,8 @@ class IdDocument:
     present: bool
     unredacted: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
+    # Attachments that could not be checked, each with why ("scan.pdf: PDF cannot be opened").
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,11 +181,13 @@ def _signals(
 
 
 def _id_review(document: IdDocument) -> list[str]:
+    review = [f"attachment could not be checked for ID data: {u}" for u in document.unreadable]
     if document.unredacted:
-        return [f"unredacted ID copy: {', '.join(document.unredacted)} visible"]
-    if document.present:
-        return ["ID copy attached: check it is redacted before keeping it"]
-    return []
+        what = "unredacted ID copy" if document.present else "attachment with personal numbers"
+        review.append(f"{what}: {', '.join(document.unredacted)} visible")
+    elif document.present:
+        review.append("ID copy attached: no sensitive field found readable; check it")
+    return review
 
 
 def failure(reason: str) -> Decision:
