@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -75,6 +76,30 @@ def _exif_thumbnail(image: Image.Image) -> Image.Image | None:
         return None
 
 
+# At most this many embedded images per page are looked at on their own.
+MAX_IMAGES_PER_PAGE = 3
+
+
+def _covered_images(page: Any, number: int) -> list[Page]:
+    """Embedded images of a page that also has drawings: a black box drawn over an intact
+    image hides it on screen, but anyone can extract the image. Plain scans have no drawings
+    and are not read twice."""
+    import pypdfium2.raw as pdfium_c
+
+    objects = list(page.get_objects(max_depth=3))
+    if not any(o.type == pdfium_c.FPDF_PAGEOBJ_PATH for o in objects):
+        return []
+    found = []
+    for image in [o for o in objects if o.type == pdfium_c.FPDF_PAGEOBJ_IMAGE][
+        :MAX_IMAGES_PER_PAGE
+    ]:
+        width, height = image.get_px_size()
+        if width * height > MAX_PIXELS or min(width, height) < 200:
+            continue
+        found.append(Page(image.get_bitmap().to_pil().convert("RGB"), number, "pdf-image"))
+    return found
+
+
 def _pdf(data: bytes) -> Loaded:
     import pypdfium2 as pdfium
 
@@ -98,6 +123,7 @@ def _pdf(data: bytes) -> Loaded:
             pages.append(Page(page.render(scale=scale).to_pil().convert("RGB"), index + 1))
             # A text layer can hold the number a black box hides on screen.
             texts.append(page.get_textpage().get_text_range())
+            pages.extend(_covered_images(page, index + 1))
     except pdfium.PdfiumError as err:
         problems.append(f"PDF page cannot be drawn ({err})")
     finally:
