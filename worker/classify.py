@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from worker.decide import Decision, Enriched, IdDocument, decide
 from worker.language import LanguageDetector
@@ -16,6 +17,9 @@ from worker.rules.schema import INTENTS
 from worker.tenants import Registry
 from worker.zones import ZONES, Zones, normalize, split_zones
 
+if TYPE_CHECKING:
+    from worker.scan.scanner import ScanResult
+
 # A mail with more images and PDFs than this gets the rest checked by a person.
 MAX_SCANNED_ATTACHMENTS = 10
 
@@ -24,10 +28,15 @@ class Classifier:
     """Decides what one raw mail is. Holds only compiled, immutable knowledge; safe to reuse."""
 
     def __init__(
-        self, rules: RuleSet, registry: Registry, mailbox_address: str, scan: bool = True
+        self,
+        rules: RuleSet,
+        registry: Registry,
+        mailbox_address: str,
+        scan: bool | Callable[[bytes], ScanResult] = True,
     ) -> None:
         self.rules = rules
-        # OCR of images and PDFs (worker.scan); off, only names and mentions tell of an ID.
+        # OCR of images and PDFs: True scans in this process, a callable (an IsolatedScanner)
+        # elsewhere; False leaves only names and mentions to tell of an ID copy.
         self.scan = scan
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
@@ -131,6 +140,11 @@ class Classifier:
     def _scanned(self, documents: list[Attachment], files: list[str]) -> IdDocument:
         from worker.scan.scanner import ORDER, ScanResult, scan
 
+        def in_process(data: bytes) -> ScanResult:
+            return scan(data, self.rules.id_scan)
+
+        scanner = self.scan if callable(self.scan) else in_process
+
         seen: dict[bytes, ScanResult] = {}
         kinds: set[str] = set()
         unreadable: list[str] = []
@@ -143,7 +157,7 @@ class Classifier:
             digest = hashlib.sha256(attachment.data).digest()
             if digest not in seen:
                 try:
-                    seen[digest] = scan(attachment.data, self.rules.id_scan)
+                    seen[digest] = scanner(attachment.data)
                 except Exception as err:  # a scanner bug must not lose the mail
                     seen[digest] = ScanResult(False, (), (), (f"{type(err).__name__}: {err}",))
             result = seen[digest]

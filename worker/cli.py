@@ -86,32 +86,40 @@ def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, R
 
 
 def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.scan.isolated import IsolatedScanner
+
     rules, registry = _knowledge(args, settings)
-    classifier = Classifier(rules, registry, settings.mailbox_address, scan=not args.no_scan)
+    with IsolatedScanner(rules.id_scan) as scanner:
+        classifier = Classifier(
+            rules, registry, settings.mailbox_address, scan=False if args.no_scan else scanner
+        )
 
-    def describe(raw: bytes, name: str) -> dict[str, object]:
-        try:
-            decision = classifier.classify(raw)
-        except Exception as err:  # one bad file must not stop the others
-            decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
-        return decision_json(decision, name)
+        def describe(raw: bytes, name: str) -> dict[str, object]:
+            try:
+                decision = classifier.classify(raw)
+            except Exception as err:  # one bad file must not stop the others
+                decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+            return decision_json(decision, name)
 
-    return _each_file(args.files, out, describe)
+        return _each_file(args.files, out, describe)
 
 
 def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.scan.scanner import ScanResult, scan, scan_json
+    from worker.scan.isolated import IsolatedScanner
+    from worker.scan.scanner import ScanResult, scan_json
 
     words = load_rules(args.rules or settings.rules_dir or DEFAULT_RULES_DIR).id_scan
+    with IsolatedScanner(words) as scanner:
 
-    def describe(data: bytes, name: str) -> dict[str, object]:
-        try:
-            result = scan(data, words)
-        except Exception as err:  # one bad file must not stop the others
-            result = ScanResult(False, (), (), (f"internal error: {type(err).__name__}: {err}",))
-        return scan_json(result, name)
+        def describe(data: bytes, name: str) -> dict[str, object]:
+            try:
+                result = scanner(data)
+            except Exception as err:  # one bad file must not stop the others
+                reason = f"internal error: {type(err).__name__}: {err}"
+                result = ScanResult(False, (), (), (reason,))
+            return scan_json(result, name)
 
-    return _each_file(args.files, out, describe)
+        return _each_file(args.files, out, describe)
 
 
 def _each_file(

@@ -12,7 +12,7 @@ import numpy as np
 _CASCADE = "haarcascade_frontalface_default.xml"
 # Faces are looked for on a copy this wide: small copies are enlarged so a ghost image is still
 # found, large ones reduced so the search stays cheap.
-_WORK_WIDTH = 900
+_WORK_WIDTH = 640
 # The photo on a document is at least this share of the page's shorter side; smaller "faces"
 # are the cascade seeing eyes in guilloche or lettering.
 MIN_FACE_SHARE = 0.06
@@ -37,7 +37,7 @@ def faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     # Plain grey first; equalised contrast helps a dim phone photo but can hide a clean face.
     for candidate in (small, cv2.equalizeHist(small)):
         found = _detector().detectMultiScale(
-            candidate, scaleFactor=1.1, minNeighbors=5, minSize=(side, side)
+            candidate, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
         )
         if len(found):
             return [

@@ -13,6 +13,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 25_000_000
 MAX_PAGES = 20
+# Only these decoders are let near attachment bytes (Pillow knows many more, some of them old
+# and rarely exercised). HEIC is not among them: the wheels that decode it bundle GPL code.
+IMAGE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "GIF", "BMP")
 # PDF pages are drawn at this resolution: enough for OCR-B in an MRZ, cheap in memory.
 PDF_DPI = 200
 
@@ -46,21 +49,35 @@ def load(data: bytes) -> Loaded:
 
 def _image(data: bytes) -> Loaded:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    frames: list[Image.Image] = []
+    problems: list[str] = []
     try:
-        with Image.open(io.BytesIO(data)) as opened:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as opened:
             if opened.width * opened.height > MAX_PIXELS:
                 return Loaded(unreadable=("image claims more pixels than any ID copy has",))
             thumbnail = _exif_thumbnail(opened)
-            image = ImageOps.exif_transpose(opened).convert("RGB")
+            frames.append(ImageOps.exif_transpose(opened).convert("RGB"))
+            # A multi-page TIFF holds front and back as frames; an animated GIF is not a scan.
+            count = getattr(opened, "n_frames", 1) if opened.format == "TIFF" else 1
+            if count > MAX_PAGES:
+                problems.append(f"image has {count} pages: only the first {MAX_PAGES} were read")
+            for index in range(1, min(count, MAX_PAGES)):
+                opened.seek(index)
+                if opened.width * opened.height > MAX_PIXELS:
+                    problems.append(f"page {index + 1} claims more pixels than any ID copy has")
+                    continue
+                frames.append(opened.convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Loaded(unreadable=("image claims more pixels than any ID copy has",))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        return Loaded(unreadable=(f"not a readable image ({type(err).__name__})",))
-    pages = [Page(image, 1)]
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as err:
+        if not frames:
+            return Loaded(unreadable=(f"not a readable image ({type(err).__name__})",))
+        problems.append(f"image page {len(frames) + 1} cannot be read ({type(err).__name__})")
+    pages = [Page(frame, index + 1) for index, frame in enumerate(frames)]
     if thumbnail is not None:
         # A thumbnail stored by the camera can still show the original before it was redacted.
         pages.append(Page(thumbnail, 1, "exif-thumbnail"))
-    return Loaded(tuple(pages))
+    return Loaded(tuple(pages), unreadable=tuple(problems))
 
 
 def _exif_thumbnail(image: Image.Image) -> Image.Image | None:
@@ -107,6 +124,8 @@ def _pdf(data: bytes) -> Loaded:
         document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
         # Encrypted PDFs are not opened without a password: a person handles them.
+        if "password" in str(err).lower():
+            return Loaded(unreadable=(f"PDF is encrypted with a password ({err})",))
         return Loaded(unreadable=(f"PDF cannot be opened ({err})",))
     pages: list[Page] = []
     texts: list[str] = []

@@ -4,8 +4,10 @@ second, MRZ-only pass over the bands where a machine-readable zone seems to be."
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,6 +25,8 @@ _WORK_SIZE = 1000
 # large ones reduced to it (tesseract's time grows with the pixels it is given).
 _MIN_WIDTH = 1200
 _MAX_WIDTH = 2000
+# A region this dark is under a black box; text alone darkens a tenth of it or less.
+COVERED_SHARE = 0.25
 
 
 class OcrTimeout(Exception):
@@ -80,12 +84,22 @@ def _scaled(gray: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _tesseract(image: np.ndarray, config: str, deadline: Deadline, data: bool) -> object:
+    # Handed over as an uncompressed BMP: pytesseract's own PNG encoding costs a tenth of a
+    # second a call, as much as a small page's OCR.
+    with tempfile.TemporaryDirectory(prefix="privacy-worker-ocr-") as folder:
+        path = str(Path(folder) / "page.bmp")
+        if not cv2.imwrite(path, image):
+            raise OcrFailed("the image could not be handed to tesseract")
+        return _run(path, config, deadline, data)
+
+
+def _run(path: str, config: str, deadline: Deadline, data: bool) -> object:
     try:
         if data:
             return pytesseract.image_to_data(
-                image, config=config, output_type=pytesseract.Output.DICT, timeout=deadline.left()
+                path, config=config, output_type=pytesseract.Output.DICT, timeout=deadline.left()
             )
-        return pytesseract.image_to_string(image, config=config, timeout=deadline.left())
+        return pytesseract.image_to_string(path, config=config, timeout=deadline.left())
     except RuntimeError as err:  # pytesseract reports its timeout as a bare RuntimeError
         raise OcrTimeout(str(err)) from err
     except pytesseract.TesseractError as err:
@@ -125,8 +139,8 @@ def read_region(gray: np.ndarray, box: tuple[int, int, int, int], deadline: Dead
     field darkens the paper around the digits, which the layout pass then skips as a picture."""
     x, y, w, h = box
     crop = gray[y : y + h, x : x + w]
-    if crop.size == 0:
-        return []
+    if crop.size == 0 or (crop < 60).mean() > COVERED_SHARE:
+        return []  # a black box over the fields: nothing there to read
     crop, _ = _scaled(crop)
     size = max(15, (crop.shape[0] // 8) | 1)
     paper = cv2.morphologyEx(crop, cv2.MORPH_CLOSE, np.ones((size, size), np.uint8))
@@ -153,7 +167,10 @@ def read_mrz_band(
     crop = gray[max(0, y) : y + h, max(0, x) : x + w]
     if crop.size == 0:
         return [], []
-    crop, _ = _scaled(_without_boxes(crop))
+    crop = _without_boxes(crop)
+    if (crop < 128).mean() < 0.01:
+        return [], []  # all of it under a box: nothing to read, no tesseract call
+    crop, _ = _scaled(crop)
     text = _tesseract(crop, _MRZ_CONFIG, deadline, data=False)
     assert isinstance(text, str)
     lines = [line for line in text.splitlines() if line.strip()]

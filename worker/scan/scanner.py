@@ -147,10 +147,16 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     found.extend(
         Finding(f.kind, page.number, f.bbox, f.confidence, "qr") for f in fields.qr_bsn(gray)
     )
-    photos = [at("photo", box, 0.8) for box in _document_photos(turned.gray, lines)]
     worded = bool(patterns.document_words.search(page_text))
+    has_mrz = any(f.kind == "mrz" for f in found)
+    # A face matters only on an identity document: no MRZ and no document words, no search.
+    photos = (
+        [at("photo", box, 0.8) for box in _document_photos(turned.gray, lines)]
+        if has_mrz or worded
+        else []
+    )
     labelled = any(f.kind in ("bsn", "document_number") for f in found)
-    is_id = any(f.kind == "mrz" for f in found) or (worded and (bool(photos) or labelled))
+    is_id = has_mrz or (worded and (bool(photos) or labelled))
     return _PageScan(found, is_id, photos)
 
 
