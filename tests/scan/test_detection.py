@@ -17,11 +17,12 @@ from worker.rules import load_rules
 from worker.scan.scanner import scan
 
 FIELDS = ("bsn", "mrz", "document_number", "photo")
-# Measured 2026-12-02 on 131 files; see docs/BENCHMARKS.md and the issue notes.
-ANY_FIELD_RECALL = 0.97
+# Measured on the 136 generated files: any field 112/114, false alarms 0/22; per field
+# recall bsn 0.97, mrz 0.97, document number 0.86, photo 0.97, every precision 1.00.
+ANY_FIELD_RECALL = 0.98
 FALSE_ALARMS = 0.02
-RECALL = {"bsn": 0.95, "mrz": 0.95, "document_number": 0.84, "photo": 0.97}
-PRECISION = {"bsn": 0.99, "mrz": 0.99, "document_number": 0.99, "photo": 0.96}
+RECALL = {"bsn": 0.97, "mrz": 0.97, "document_number": 0.85, "photo": 0.97}
+PRECISION = {"bsn": 0.99, "mrz": 0.99, "document_number": 0.99, "photo": 0.99}
 
 
 def _scan_file(path: str) -> tuple[str, bool, list[str]]:

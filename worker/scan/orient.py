@@ -60,7 +60,11 @@ def text_ink(gray: np.ndarray) -> np.ndarray:
     size = max(7, (max(small.shape) // 60) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
     black = cv2.morphologyEx(small, cv2.MORPH_BLACKHAT, kernel)
-    return cv2.threshold(black, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+    mask = cv2.threshold(black, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)[1]
+    # The picture's own edges come out as long level strokes: they are no text.
+    mask[:size, :] = mask[-size:, :] = 0
+    mask[:, :size] = mask[:, -size:] = 0
+    return mask
 
 
 def _line_score(ys: np.ndarray, xs: np.ndarray, angle: float) -> float:
@@ -88,4 +92,6 @@ def level_angle(gray: np.ndarray) -> float:
     best = max(coarse, key=lambda a: _line_score(ys, xs, a))
     fine = [best + step / 4 for step in range(-8, 9)]
     angle = max(fine, key=lambda a: _line_score(ys, xs, a))
-    return 0.0 if abs(angle) < _MIN_TURN else angle
+    # Within a hair of a quarter turn is a quarter turn: those are lossless.
+    square = 90.0 * round(angle / 90.0)
+    return square if abs(angle - square) < _MIN_TURN else angle

@@ -94,14 +94,15 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
         findings.extend(result.found)
         photos.extend(result.photos)
         is_id = is_id or result.is_id
-    findings.extend(_text_layer_bsn(loaded.text, patterns))
+    layer = _text_layer(loaded.text, patterns)
+    findings.extend(layer)
+    is_id = is_id or any(f.kind == "mrz" for f in layer)
     if is_id:
         # A face is an unredacted photo only on an identity document.
         findings.extend(photos)
     kinds = {f.kind for f in findings}
-    return ScanResult(
-        is_id, tuple(k for k in ORDER if k in kinds), tuple(findings), tuple(problems)
-    )
+    unique = tuple(dict.fromkeys(findings))  # one band read twice is one finding
+    return ScanResult(is_id, tuple(k for k in ORDER if k in kinds), unique, tuple(problems))
 
 
 def _upright_text(gray: np.ndarray, deadline: Deadline) -> tuple[Turned, PageText]:
@@ -238,17 +239,22 @@ def _document_photos(gray: np.ndarray, lines: list[Line]) -> list[tuple[int, int
         b
         for b in faces(gray)
         if b[2] * b[3] <= MAX_ID_PHOTO_SHARE * area
-        and not any(_overlap(b, t) > 0.3 * t[2] * t[3] for t in text)
+        and not any(_overlap(b, t) > 0.2 * b[2] * b[3] for t in text)
     ]
 
 
-def _text_layer_bsn(text: str, patterns: ScanPatterns) -> list[Finding]:
+def _text_layer(text: str, patterns: ScanPatterns) -> list[Finding]:
     # A text layer is what a recipient can copy out, even under a black box drawn on top.
-    return [
+    found = [
         Finding("bsn", 0, (0, 0, 0, 0), 1.0, "text-layer")
         for match in patterns.bsn.finditer(text)
         if bsn.is_valid(re.sub(r"\D", "", match.group(1)))
     ]
+    for mrz in find_mrz([line for line in text.splitlines() if fields.mrz_like(line)]):
+        found.append(Finding("mrz", 0, (0, 0, 0, 0), 1.0, "text-layer"))
+        if mrz.bsn:
+            found.append(Finding("bsn", 0, (0, 0, 0, 0), 1.0, "text-layer"))
+    return found
 
 
 def scan_json(result: ScanResult, file: str) -> dict[str, Any]:
