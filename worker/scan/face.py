@@ -37,7 +37,7 @@ def faces(gray: np.ndarray) -> list[tuple[int, int, int, int]]:
     # Plain grey first; equalised contrast helps a dim phone photo but can hide a clean face.
     for candidate in (small, cv2.equalizeHist(small)):
         found = _detector().detectMultiScale(
-            candidate, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
+            candidate, scaleFactor=1.1, minNeighbors=5, minSize=(side, side)
         )
         if len(found):
             return [

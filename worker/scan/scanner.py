@@ -43,6 +43,8 @@ MIN_INK_SHARE = 0.002
 # Below this mean word confidence the page may be upside down: it is read turned round too.
 _UPRIGHT_CONFIDENCE = 70
 ORDER = ("bsn", "mrz", "document_number", "photo")
+# MRZ-alphabet reads of a page at most: the band the layout pass pointed at, then one more.
+MAX_MRZ_READS = 2
 
 
 @dataclass(frozen=True)
@@ -105,10 +107,21 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
     return ScanResult(is_id, tuple(k for k in ORDER if k in kinds), unique, tuple(problems))
 
 
-def _upright_text(gray: np.ndarray, deadline: Deadline) -> tuple[Turned, PageText]:
+def _upright_text(
+    gray: np.ndarray, patterns: ScanPatterns, deadline: Deadline
+) -> tuple[Turned, PageText]:
     turned = turn(gray, level_angle(gray))
     text = read_page(turned.gray, deadline)
-    if text.confidence < _UPRIGHT_CONFIDENCE or text.words < 3:
+    # Upside down, a page reads as noise: no MRZ, no label, no document word. A page that
+    # gave any of those is the right way up and is not read a second time.
+    meaningful = any(
+        fields.mrz_like(line.text)
+        or patterns.document_words.search(line.text)
+        or patterns.bsn_label.search(line.text)
+        or patterns.document_label.search(line.text)
+        for line in text.lines
+    )
+    if not meaningful and (text.confidence < _UPRIGHT_CONFIDENCE or text.words < 3):
         around = turn(gray, turned.angle + 180)
         other = read_page(around.gray, deadline)
         if other.confidence * min(other.words, 20) > text.confidence * min(text.words, 20):
@@ -121,7 +134,7 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     ink = text_ink(gray)
     if cv2.countNonZero(ink) < MIN_INK_SHARE * ink.size:
         return _PageScan([], False, [])
-    turned, text = _upright_text(gray, deadline)
+    turned, text = _upright_text(gray, patterns, deadline)
     lines = list(text.lines)
     page_text = "\n".join(line.text for line in lines)
 
@@ -152,7 +165,7 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     has_mrz = any(f.kind == "mrz" for f in found)
     # A face matters only on an identity document: no MRZ and no document words, no search.
     photos = (
-        [at("photo", box, 0.8) for box in _document_photos(turned.gray, lines)]
+        [at("photo", box, 0.8) for box in _document_photos(turned.gray, list(text.lines))]
         if has_mrz or worded
         else []
     )
@@ -176,8 +189,8 @@ def _mrz(
     candidates = [_band_around(zone, gray.shape[1])] if zone else []
     if zone or patterns.document_words.search(page_text) or not lines:
         # Also where the layout pass read nothing MRZ-like on what may be a document: wide
-        # text bands shaped the way an MRZ is, the tallest few.
-        candidates.extend(bands(gray)[:3])
+        # text bands shaped the way an MRZ is, the tallest first; two reads at most a page.
+        candidates = (candidates + bands(gray))[:MAX_MRZ_READS]
     pieces = list(fields.mrz_fragments(zone))
     for band in candidates:
         found, raw = read_mrz_band(gray, band, deadline)
