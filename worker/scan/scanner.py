@@ -112,8 +112,9 @@ def _upright_text(
 ) -> tuple[Turned, PageText]:
     turned = turn(gray, level_angle(gray))
     text = read_page(turned.gray, deadline)
-    # Upside down, a page reads as noise: no MRZ, no label, no document word. A page that
-    # gave any of those is the right way up and is not read a second time.
+    # Upside down, a page reads as noise: many unsure words, but no MRZ, no label, no
+    # document word. A page that gave any of those is the right way up, and one that gave
+    # hardly a word (a photo) has no text either way: neither is read a second time.
     meaningful = any(
         fields.mrz_like(line.text)
         or patterns.document_words.search(line.text)
@@ -121,7 +122,7 @@ def _upright_text(
         or patterns.document_label.search(line.text)
         for line in text.lines
     )
-    if not meaningful and (text.confidence < _UPRIGHT_CONFIDENCE or text.words < 3):
+    if not meaningful and text.words >= 3 and text.confidence < _UPRIGHT_CONFIDENCE:
         around = turn(gray, turned.angle + 180)
         other = read_page(around.gray, deadline)
         if other.confidence * min(other.words, 20) > text.confidence * min(text.words, 20):
