@@ -159,7 +159,7 @@ class Classifier:
                 try:
                     seen[digest] = scanner(attachment.data)
                 except Exception as err:  # a scanner bug must not lose the mail
-                    seen[digest] = ScanResult(False, (), (), (f"{type(err).__name__}: {err}",))
+                    seen[digest] = ScanResult.failed(f"{type(err).__name__}: {err}")
             result = seen[digest]
             unreadable.extend(f"{name}: {problem}" for problem in result.unreadable)
             kinds.update(result.unredacted)

@@ -115,8 +115,7 @@ def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             try:
                 result = scanner(data)
             except Exception as err:  # one bad file must not stop the others
-                reason = f"internal error: {type(err).__name__}: {err}"
-                result = ScanResult(False, (), (), (reason,))
+                result = ScanResult.failed(f"internal error: {type(err).__name__}: {err}")
             return scan_json(result, name)
 
         return _each_file(args.files, out, describe)

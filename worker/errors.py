@@ -2,7 +2,10 @@
 
     WorkerError                  base of everything this package raises on purpose
     ├── ConfigError              the configuration file or environment is invalid
-    └── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
+    ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
+    └── OcrError                 tesseract could not read a page (scan turns it into a reason)
+        ├── OcrTimeout           the attachment's time for OCR ran out
+        └── OcrFailed            tesseract crashed, is missing, or refused the image
 
 "Hold for review" is not an error: it is a field of the decision.
 """
@@ -16,6 +19,18 @@ class WorkerError(Exception):
 
 class ConfigError(WorkerError):
     """The configuration file or environment is invalid."""
+
+
+class OcrError(WorkerError):
+    """Tesseract could not read a page; `scan` reports it as an unreadable reason."""
+
+
+class OcrTimeout(OcrError):
+    """The time for OCR of one attachment ran out."""
+
+
+class OcrFailed(OcrError):
+    """Tesseract crashed, is not installed, or refused the image."""
 
 
 class RulesError(WorkerError):

@@ -7,6 +7,7 @@ import random
 from email.message import EmailMessage
 
 from tests.scan.test_generator import GENERATE
+from tests.scan.test_load import encrypted_pdf
 from worker.classify import Classifier
 from worker.rules import RuleSet
 from worker.tenants import Registry
@@ -51,18 +52,22 @@ def test_unredacted_passport_is_flagged(classifier: Classifier) -> None:
 def test_redacted_passport_still_goes_to_review_but_clean(classifier: Classifier) -> None:
     decision = classifier.classify(mail_with(("paspoort.png", "image/png", passport_png("full"))))
     assert decision.id_document.present and decision.id_document.unredacted == ()
+    assert decision.needs_review
+    assert "ID copy attached: no sensitive field found readable; check it" in decision.reasons
     assert not any("unredacted" in r for r in decision.reasons)
 
 
 def test_broken_and_encrypted_attachments_are_reasons_not_crashes(classifier: Classifier) -> None:
     decision = classifier.classify(
-        mail_with(("kopie.pdf", "application/pdf", b"%PDF-1.7\n1 0 obj <<>> garbage"))
+        mail_with(
+            ("kopie.pdf", "application/pdf", b"%PDF-1.7\n1 0 obj <<>> garbage"),
+            ("beveiligd.pdf", "application/pdf", encrypted_pdf()),
+        )
     )
     assert decision.needs_review
-    assert any(
-        r.startswith("attachment could not be checked for ID data: kopie.pdf")
-        for r in decision.reasons
-    )
+    reasons = [r for r in decision.reasons if r.startswith("attachment could not be checked")]
+    assert "kopie.pdf: PDF cannot be opened" in reasons[0]
+    assert "beveiligd.pdf: PDF is encrypted" in reasons[1]
 
 
 def test_scanning_can_be_switched_off(rules: RuleSet, registry: Registry) -> None:

@@ -8,13 +8,11 @@ import json
 import os
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pytest
 
+from tests.scan.evaluation import scan_file
 from tests.scan.test_generator import GENERATE
-from worker.rules import load_rules
-from worker.scan.scanner import scan
 
 FIELDS = ("bsn", "mrz", "document_number", "photo")
 # Measured on the 136 generated files: any field 112/114, false alarms 0/22; per field
@@ -25,11 +23,6 @@ RECALL = {"bsn": 0.97, "mrz": 0.97, "document_number": 0.85, "photo": 0.97}
 PRECISION = {"bsn": 0.99, "mrz": 0.99, "document_number": 0.99, "photo": 0.99}
 
 
-def _scan_file(path: str) -> tuple[str, bool, list[str]]:
-    result = scan(Path(path).read_bytes(), load_rules().id_scan)
-    return Path(path).name, result.is_id_document, list(result.unredacted)
-
-
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     folder = tmp_path_factory.mktemp("iddocs")
@@ -38,7 +31,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         results = {
             name: (is_id, set(unredacted))
             for name, is_id, unredacted in pool.map(
-                _scan_file, [str(folder / str(label["file"])) for label in labels]
+                scan_file, [str(folder / str(label["file"])) for label in labels]
             )
         }
     return {"labels": labels, "results": results}

@@ -29,7 +29,7 @@ def lines(*texts: str) -> list[Line]:
     [
         ("BSN", BSN),
         ("Burgerservicenummer", "9999.90.019"),
-        ("Persoonsnummer / Personal no.", "— 9999 90 019"),
+        ("KONINKRIJK DER NEDERLANDEN", "Persoonsnummer / Personal no.", "— 9999 90 019"),
         ("4d. BSN: 999990019",),
         ("sofinummer 999990019",),
     ],
@@ -45,6 +45,9 @@ def test_labelled_bsn(patterns: ScanPatterns, texts: tuple[str, ...]) -> None:
         ("BSN", NOT_BSN),
         ("BSN", "9999900191"),  # ten digits: part of a longer number
         ("Totaal", "EUR 999990019"),
+        ("Jobsnummer 999990019",),  # "bsn" inside another word
+        # Other countries print their own number after "Personal No.": no BSN there.
+        ("REPUBLIC OF UTOPIA  PASSPORT", "Personal No.", BSN),
     ],
 )
 def test_no_bsn(patterns: ScanPatterns, texts: tuple[str, ...]) -> None:
@@ -57,6 +60,9 @@ def test_document_number_after_its_label(patterns: ScanPatterns) -> None:
     )
     assert [f.kind for f in found] == ["document_number"]
     assert fields.printed_document_number(lines("Documentnummer", "Nederland"), patterns, []) == []
+    # The Dutch three-language label, other labels in capitals between it and the number.
+    three = lines("Documentnummer/Document no./No du document", "SPECI2014")
+    assert len(fields.printed_document_number(three, patterns, [])) == 1
 
 
 def test_document_number_confirmed_by_the_mrz_in_any_layout(patterns: ScanPatterns) -> None:

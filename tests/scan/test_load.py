@@ -34,8 +34,14 @@ def bomb() -> bytes:
 
 
 def test_an_image_is_one_page() -> None:
-    loaded = load(png(40, 30))
-    assert [page.image.size for page in loaded.pages] == [(40, 30)] and not loaded.unreadable
+    loaded = load(png(400, 300))
+    assert [page.image.size for page in loaded.pages] == [(400, 300)] and not loaded.unreadable
+
+
+def test_a_sliver_or_a_stamp_is_no_page() -> None:
+    for width, height in ((40, 30), (100, 5000)):
+        loaded = load(png(width, height))
+        assert not loaded.pages and "too small or too narrow" in loaded.unreadable[0]
 
 
 def test_a_decompression_bomb_is_unreadable() -> None:
@@ -95,7 +101,7 @@ def test_an_encrypted_pdf_is_not_opened() -> None:
 
 def test_a_multi_page_tiff_gives_every_page() -> None:
     out = io.BytesIO()
-    pages = [Image.new("RGB", (60, 40), colour) for colour in ("white", "gray", "black")]
+    pages = [Image.new("RGB", (300, 200), colour) for colour in ("white", "gray", "black")]
     pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:])
     loaded = load(out.getvalue())
     assert [page.number for page in loaded.pages] == [1, 2, 3] and not loaded.unreadable

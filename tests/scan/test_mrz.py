@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.scan.mrz import check_digit, find_mrz, mask, parse_mrz, repair_line
+from worker.scan.mrz import check_digit, find_mrz, parse_mrz, repair_line
 
 TD3 = [
     "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<",
@@ -76,10 +76,6 @@ def test_find_mrz_among_other_text_lines() -> None:
 def test_lines_of_the_wrong_shape_are_no_mrz() -> None:
     assert parse_mrz(["HELLO WORLD"]) is None
     assert find_mrz(["P<UTO" + "<" * 39, "X" * 44]) == []
-
-
-def test_mask_keeps_only_the_last_two() -> None:
-    assert mask("999999990") == "*******90"
 
 
 def test_ocr_slips_in_fillers_and_width_are_repaired() -> None:

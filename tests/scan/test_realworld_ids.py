@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pytest
 
 from tests.conftest import REAL_WORLD
-from tests.scan.test_detection import _scan_file
+from tests.scan.evaluation import scan_file
 
 pytestmark = [
     pytest.mark.realworld,
@@ -33,7 +33,7 @@ def measured() -> list[tuple[dict[str, object], bool, set[str]]]:
         if label["kind"] == "id-image"
     ]
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = list(pool.map(_scan_file, [str(REAL_WORLD / label["file"]) for label in labels]))
+        results = list(pool.map(scan_file, [str(REAL_WORLD / label["file"]) for label in labels]))
     return [
         (label, is_id, set(got)) for label, (_, is_id, got) in zip(labels, results, strict=True)
     ]

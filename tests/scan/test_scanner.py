@@ -12,6 +12,8 @@ from PIL import Image
 
 from tests.scan.test_generator import GENERATE
 from worker.cli import main
+from worker.rules import RuleSet
+from worker.scan.scanner import scan as scan_bytes
 
 PERSON = GENERATE.Person(
     "STAAL", "ANNA", "820312", "F", GENERATE.make_bsn(random.Random(3)), "SPECI2019"
@@ -60,3 +62,28 @@ def test_unredacted_and_redacted_passport(
     assert result["noise"]["unreadable"]
     # Findings keep position and kind, never the number itself.
     assert PERSON.bsn not in json.dumps(result)
+
+
+def hostile_files() -> dict[str, bytes]:
+    sliver = io.BytesIO()
+    Image.new("RGB", (4, 20_000), "white").save(sliver, "PNG")
+    tiff = io.BytesIO()
+    Image.new("RGB", (300, 200), "gray").save(tiff, "TIFF")
+    return {"sliver": sliver.getvalue(), "truncated-tiff": tiff.getvalue()[:400]}
+
+
+@pytest.mark.parametrize("name", ["sliver", "truncated-tiff"])
+def test_hostile_images_give_a_reason_not_an_exception(rules: RuleSet, name: str) -> None:
+    result = scan_bytes(hostile_files()[name], rules.id_scan)
+    assert result.unredacted == () and result.unreadable
+
+
+def test_a_payment_qr_code_on_an_invoice_is_no_bsn(rules: RuleSet) -> None:
+    import cv2
+    import numpy as np
+
+    page = GENERATE.invoice(random.Random(5)).image
+    code = cv2.QRCodeEncoder.create().encode("BETAAL 999990019 EUR 121,00")  # type: ignore[attr-defined]
+    page.paste(Image.fromarray(cv2.resize(np.asarray(code), None, fx=8, fy=8)), (700, 300))
+    result = scan_bytes(png(page), rules.id_scan)
+    assert result.unredacted == () and not result.is_id_document

@@ -198,12 +198,17 @@ class ScanWords(Strict):
     """The `scan` section of rules/id_documents.yaml: labels and words read on a page."""
 
     bsn_labels: list[str] = Field(min_length=1)
+    bsn_labels_on_dutch_documents: list[str] = Field(default_factory=list)
     document_number_labels: list[str] = Field(min_length=1)
     document_words: list[str] = Field(min_length=1)
     dutch_words: list[str] = Field(min_length=1)
 
     _compile = field_validator(
-        "bsn_labels", "document_number_labels", "document_words", "dutch_words"
+        "bsn_labels",
+        "bsn_labels_on_dutch_documents",
+        "document_number_labels",
+        "document_words",
+        "dutch_words",
     )(lambda cls, v: [check_regex(p) for p in v])
 
 

@@ -26,6 +26,7 @@ class ScanPatterns:
     """The `scan` words of rules/id_documents.yaml, compiled."""
 
     bsn: re.Pattern[str]
+    bsn_on_dutch: re.Pattern[str]
     document_number: re.Pattern[str]
     document_words: re.Pattern[str]
     dutch: re.Pattern[str]
@@ -34,20 +35,23 @@ class ScanPatterns:
 
     @classmethod
     def compile(cls, words: ScanWords) -> ScanPatterns:
-        # Labels are matched in any case; the number after them is digits, or capitals and
-        # digits, possibly on the next line, with a little OCR debris between.
+        # Labels are matched in any case; the number after them, possibly on the next line with
+        # other labels or OCR debris between (no digits), is 9 digits, or capitals and digits
+        # standing as a word of their own. The group is named: a label may have groups too.
+        bsn_after = (
+            r"[^0-9\n]{0,40}\n?[^0-9\n]{0,40}(?<![0-9])(?P<number>(?:[0-9][ .]?){8}[0-9])(?![0-9])"
+        )
+        dutch_only = words.bsn_labels_on_dutch_documents or ["(?!)"]
         return cls(
+            re.compile(rf"(?i:{_any(words.bsn_labels)}){bsn_after}"),
+            re.compile(rf"(?i:{_any(dutch_only)}){bsn_after}"),
             re.compile(
-                rf"(?i:{_any(words.bsn_labels)})[^0-9\n]{{0,30}}\n?[^0-9\n]{{0,30}}"
-                r"(?<![0-9])((?:[0-9][ .]?){8}[0-9])(?![0-9])"
-            ),
-            re.compile(
-                rf"(?i:{_any(words.document_number_labels)})[^A-Z0-9\n]{{0,30}}\n?"
-                r"[^A-Z0-9\n]{0,30}(?<![A-Z0-9])((?=[A-Z]*[0-9])[A-Z0-9]{6,12})(?![A-Z0-9])"
+                rf"(?i:{_any(words.document_number_labels)})[^0-9\n]{{0,40}}\n?[^0-9\n]{{0,40}}"
+                r"(?<![A-Za-z0-9])(?P<number>(?=[A-Z]*[0-9])[A-Z0-9]{6,12})(?![A-Za-z0-9])"
             ),
             re.compile(_any(words.document_words), re.IGNORECASE),
             re.compile(_any(words.dutch_words), re.IGNORECASE),
-            re.compile(_any(words.bsn_labels), re.IGNORECASE),
+            re.compile(_any([*words.bsn_labels, *dutch_only]), re.IGNORECASE),
             re.compile(_any(words.document_number_labels), re.IGNORECASE),
         )
 
@@ -85,12 +89,17 @@ def _line_at(starts: list[tuple[int, Line]], offset: int) -> Line:
 
 
 def labelled_bsn(lines: list[Line], patterns: ScanPatterns) -> list[Field]:
-    """A 9-digit number passing the 11-proof right after a BSN label."""
+    """A 9-digit number passing the 11-proof right after a BSN label; after a label such as
+    "Personal No." only on a Dutch document, since other countries print their own there."""
     text, starts = _joined(lines)
+    labels = [patterns.bsn]
+    if patterns.dutch.search(text):
+        labels.append(patterns.bsn_on_dutch)
     return [
-        Field("bsn", _line_at(starts, match.start(1)).bbox, 0.9)
-        for match in patterns.bsn.finditer(text)
-        if bsn.is_valid(re.sub(r"[^0-9]", "", match.group(1)))
+        Field("bsn", _line_at(starts, match.start("number")).bbox, 0.9)
+        for pattern in labels
+        for match in pattern.finditer(text)
+        if bsn.is_valid(re.sub(r"[^0-9]", "", match.group("number")))
     ]
 
 
@@ -99,7 +108,7 @@ def unanswered_labels(lines: list[Line], patterns: ScanPatterns) -> list[Line]:
     text, starts = _joined(lines)
     answered = {
         _line_at(starts, m.start()).bbox
-        for pattern in (patterns.bsn, patterns.document_number)
+        for pattern in (patterns.bsn, patterns.bsn_on_dutch, patterns.document_number)
         for m in pattern.finditer(text)
     }
     return [
@@ -117,7 +126,7 @@ def printed_document_number(
     language) a token that the MRZ's own document number confirms."""
     text, starts = _joined(line for line in lines if not mrz_like(line.text))
     found = [
-        Field("document_number", _line_at(starts, match.start(1)).bbox, 0.8)
+        Field("document_number", _line_at(starts, match.start("number")).bbox, 0.8)
         for match in patterns.document_number.finditer(text)
     ]
     # OCR slips are forgiven in proportion: two in a number of nine or more characters, one in

@@ -3,7 +3,12 @@ fall over) or a scan that hangs costs that one attachment a review reason, never
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -18,6 +23,15 @@ MARGIN_SECONDS = 30.0
 
 def _scan_in_child(data: bytes, words: ScanWords, time_limit: float) -> ScanResult:
     return scan(data, words, time_limit)
+
+
+def _child_setup(scratch: str) -> None:
+    # Its own process group, so that killing it kills the tesseract it started too; its own
+    # temporary folder, so that what tesseract leaves there (page images of ID copies) goes
+    # with it.
+    os.setsid()
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
 
 
 class IsolatedScanner:
@@ -35,6 +49,7 @@ class IsolatedScanner:
         self.target = target
         self.margin = MARGIN_SECONDS
         self._pool: ProcessPoolExecutor | None = None
+        self._scratch: str | None = None
 
     def __call__(self, data: bytes) -> ScanResult:
         pool = self._pool or self._start()
@@ -43,34 +58,39 @@ class IsolatedScanner:
             return future.result(timeout=self.time_limit + self.margin)
         except FutureTimeout:
             self.close(kill=True)
-            return _failed(f"scan did not finish in {self.time_limit + self.margin:.0f} s")
+            return ScanResult.failed(
+                f"scan did not finish in {self.time_limit + self.margin:.0f} s"
+            )
         except BrokenProcessPool:
             self.close(kill=True)
-            return _failed("the scanner process crashed on this file")
+            return ScanResult.failed("the scanner process crashed on this file")
 
     def _start(self) -> ProcessPoolExecutor:
         # A fresh interpreter (spawn): no inherited locks or sockets of the worker.
+        self._scratch = tempfile.mkdtemp(prefix="privacy-worker-scan-")
         self._pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=multiprocessing.get_context("spawn")
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_child_setup,
+            initargs=(self._scratch,),
         )
         return self._pool
 
     def close(self, kill: bool = False) -> None:
         """Stops the child; `kill` for one that no longer answers."""
         pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if kill:
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=not kill, cancel_futures=True)
+        scratch, self._scratch = self._scratch, None
+        if pool is not None:
+            if kill:
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(process.pid, signal.SIGKILL)
+            pool.shutdown(wait=True, cancel_futures=True)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def __enter__(self) -> IsolatedScanner:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _failed(reason: str) -> ScanResult:
-    return ScanResult(False, (), (), (reason,))

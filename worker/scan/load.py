@@ -7,12 +7,15 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 # A 6000 x 6000 photo is the largest honest ID copy; a bomb claims far more pixels than that.
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 25_000_000
 MAX_PAGES = 20
+# The shortest side and the most elongated shape a page of a document can have.
+MIN_SIDE = 64
+MAX_ASPECT = 12
 # Only these decoders are let near attachment bytes (Pillow knows many more, some of them old
 # and rarely exercised). HEIC is not among them: the wheels that decode it bundle GPL code.
 IMAGE_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "GIF", "BMP")
@@ -69,15 +72,23 @@ def _image(data: bytes) -> Loaded:
                 frames.append(opened.convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Loaded(unreadable=("image claims more pixels than any ID copy has",))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as err:
+    except Exception as err:  # a hostile file can make any decoder fail in any way
         if not frames:
             return Loaded(unreadable=(f"not a readable image ({type(err).__name__})",))
         problems.append(f"image page {len(frames) + 1} cannot be read ({type(err).__name__})")
-    pages = [Page(frame, index + 1) for index, frame in enumerate(frames)]
+    pages = [Page(frame, index + 1) for index, frame in enumerate(frames) if _shaped(frame)]
+    if len(pages) < len(frames):
+        problems.append("a page is too small or too narrow to be a document")
     if thumbnail is not None:
         # A thumbnail stored by the camera can still show the original before it was redacted.
         pages.append(Page(thumbnail, 1, "exif-thumbnail"))
     return Loaded(tuple(pages), unreadable=tuple(problems))
+
+
+def _shaped(image: Image.Image) -> bool:
+    # An ID copy is at least a stamp's size and not a sliver; anything else is no document.
+    short, long = sorted(image.size)
+    return short >= MIN_SIDE and long <= MAX_ASPECT * short
 
 
 def _exif_thumbnail(image: Image.Image) -> Image.Image | None:
@@ -89,7 +100,7 @@ def _exif_thumbnail(image: Image.Image) -> Image.Image | None:
     try:
         with Image.open(io.BytesIO(raw[start:])) as thumb:
             return thumb.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError):
+    except Exception:  # a broken thumbnail is no thumbnail; the picture itself is still read
         return None
 
 
@@ -139,12 +150,16 @@ def _pdf(data: bytes) -> Loaded:
             scale = PDF_DPI / 72
             if width * height * scale * scale > MAX_PIXELS:
                 scale = (MAX_PIXELS / (width * height)) ** 0.5
-            pages.append(Page(page.render(scale=scale).to_pil().convert("RGB"), index + 1))
+            drawn = page.render(scale=scale).to_pil().convert("RGB")
+            if _shaped(drawn):
+                pages.append(Page(drawn, index + 1))
+            else:
+                problems.append(f"PDF page {index + 1} is too small or too narrow to read")
             # A text layer can hold the number a black box hides on screen.
             texts.append(page.get_textpage().get_text_range())
             pages.extend(_covered_images(page, index + 1))
-    except pdfium.PdfiumError as err:
-        problems.append(f"PDF page cannot be drawn ({err})")
+    except Exception as err:  # pdfium on a hostile file: keep the pages drawn so far
+        problems.append(f"PDF page cannot be drawn ({type(err).__name__}: {err})")
     finally:
         document.close()
     return Loaded(tuple(pages), "\n".join(texts), tuple(problems))

@@ -58,13 +58,21 @@ class Mrz:
 
     @property
     def dutch(self) -> bool:
-        """Issued by the Netherlands, or to a Dutch national."""
-        first = self.lines[0]
+        """Issued by the Netherlands. A Dutch nationality stands in for the issuer only when
+        OCR lost the issuer or slipped on one letter of it: a Dutch national's foreign
+        residence permit carries no BSN."""
+        issuer = self.lines[0][2:5]
+        if issuer == "NLD":
+            return True
         if self.format in ("TD3", "TD2"):
-            return "NLD" in (first[2:5], self.lines[1][10:13])
-        if self.format == "TD1":
-            return "NLD" in (first[2:5], self.lines[1][15:18])
-        return first[2:5] == "NLD"
+            nationality = self.lines[1][10:13]
+        elif self.format == "TD1":
+            nationality = self.lines[1][15:18]
+        else:
+            return False
+        slips = sum(a != b for a, b in zip(issuer.ljust(3, "<"), "NLD", strict=True))
+        near = issuer.strip("<") == "" or slips <= 1
+        return nationality == "NLD" and near
 
     @property
     def bsn(self) -> str | None:
@@ -72,12 +80,11 @@ class Mrz:
         countries' personal numbers can pass the 11-proof too, and are no BSN."""
         if not self.dutch:
             return None
-        digits = re.sub(r"[^0-9]", "", self.optional_data.translate(_DIGIT_FOR))
-        for start in range(0, max(1, len(digits) - 8)):
-            candidate = digits[start : start + 9]
-            if len(candidate) == 9 and bsn.is_valid(candidate):
-                return candidate
-        return None
+        # The BSN stands in the first optional field only (TD1 line 1, TD3 personal number).
+        field = self.optional_data[:15].translate(_DIGIT_FOR)
+        runs: list[str] = re.findall(r"[0-9]{9,}", field)
+        windows = [run[start : start + 9] for run in runs for start in range(len(run) - 8)]
+        return next((window for window in windows if bsn.is_valid(window)), None)
 
 
 def _checks(pairs: list[tuple[str, str]], may_be_empty: int | None = None) -> tuple[int, int]:
@@ -230,8 +237,3 @@ def find_mrz(text_lines: list[str]) -> list[Mrz]:
                 break
         index += 1
     return found
-
-
-def mask(value: str) -> str:
-    """A number as findings may keep it: its last two characters only."""
-    return "*" * max(0, len(value) - 2) + value[-2:]

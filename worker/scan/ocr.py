@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytesseract
 
+from worker.errors import OcrFailed, OcrTimeout
 from worker.scan.mrz import Mrz, find_mrz
 
 # Debian's tesseract uses OpenMP; on small machines several threads make it slower, not faster.
@@ -25,16 +26,10 @@ _WORK_SIZE = 1000
 # large ones reduced to it (tesseract's time grows with the pixels it is given).
 _MIN_WIDTH = 1200
 _MAX_WIDTH = 2000
+# Enlarging a small image stops at this many pixels.
+_MAX_SCALED_PIXELS = 12_000_000
 # A region this dark is under a black box; text alone darkens a tenth of it or less.
 COVERED_SHARE = 0.25
-
-
-class OcrTimeout(Exception):
-    """Tesseract did not finish in the time left for this attachment."""
-
-
-class OcrFailed(Exception):
-    """Tesseract crashed or refused the image."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +68,12 @@ class Deadline:
 
 
 def _scaled(gray: np.ndarray) -> tuple[np.ndarray, float]:
-    width = gray.shape[1]
+    height, width = gray.shape
     if width < _MIN_WIDTH:
-        factor = _MIN_WIDTH / width
+        # Never enlarged past the pixel cap: a sliver 200 px wide and 100,000 tall stays as is.
+        factor = min(_MIN_WIDTH / width, (_MAX_SCALED_PIXELS / (width * height)) ** 0.5)
+        if factor <= 1:
+            return gray, 1.0
         return cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC), factor
     if width > _MAX_WIDTH:
         factor = _MAX_WIDTH / width
@@ -100,10 +98,14 @@ def _run(path: str, config: str, deadline: Deadline, data: bool) -> object:
                 path, config=config, output_type=pytesseract.Output.DICT, timeout=deadline.left()
             )
         return pytesseract.image_to_string(path, config=config, timeout=deadline.left())
-    except RuntimeError as err:  # pytesseract reports its timeout as a bare RuntimeError
-        raise OcrTimeout(str(err)) from err
+    # TesseractError is a RuntimeError too, and pytesseract reports its own timeout as a bare
+    # RuntimeError: the specific one must be caught first.
     except pytesseract.TesseractError as err:
         raise OcrFailed(str(err)) from err
+    except pytesseract.TesseractNotFoundError as err:
+        raise OcrFailed("tesseract is not installed") from err
+    except RuntimeError as err:
+        raise OcrTimeout(str(err)) from err
 
 
 def read_page(gray: np.ndarray, deadline: Deadline) -> PageText:
@@ -148,15 +150,6 @@ def read_region(gray: np.ndarray, box: tuple[int, int, int, int], deadline: Dead
     text = _tesseract(even, "--psm 6", deadline, data=False)
     assert isinstance(text, str)
     return [line for line in text.splitlines() if line.strip()]
-
-
-@dataclass(frozen=True)
-class MrzReading:
-    """An MRZ read from one band of a page, with the band in the pixels of the image given."""
-
-    mrz: Mrz
-    bbox: tuple[int, int, int, int]
-    raw: tuple[str, ...] = ()
 
 
 def read_mrz_band(

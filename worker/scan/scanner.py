@@ -7,14 +7,13 @@ looked for on the levelled page; a QR code is decoded where there is one."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
-from stdnum.nl import bsn
 
+from worker.errors import OcrFailed, OcrTimeout
 from worker.rules.schema import ScanWords
 from worker.scan import fields
 from worker.scan.face import faces
@@ -24,8 +23,6 @@ from worker.scan.mrz import Mrz, find_mrz
 from worker.scan.ocr import (
     Deadline,
     Line,
-    OcrFailed,
-    OcrTimeout,
     PageText,
     bands,
     read_mrz_band,
@@ -67,6 +64,11 @@ class ScanResult:
     findings: tuple[Finding, ...] = ()
     unreadable: tuple[str, ...] = field(default=())
 
+    @classmethod
+    def failed(cls, reason: str) -> ScanResult:
+        """The result for a file that could not be scanned at all."""
+        return cls(False, (), (), (reason,))
+
 
 @dataclass
 class _PageScan:
@@ -92,6 +94,9 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
             break
         except OcrFailed as err:
             problems.append(f"OCR failed on page {page.number}: {err}")
+            continue
+        except Exception as err:  # OpenCV on a hostile page: that page is a reason, not a crash
+            problems.append(f"page {page.number} cannot be read ({type(err).__name__}: {err})")
             continue
         findings.extend(result.found)
         photos.extend(result.photos)
@@ -159,11 +164,15 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     found.extend(each(fields.labelled_bsn(lines, patterns)))
     numbers = [mrz.document_number for mrz, _ in mrzs]
     found.extend(each(fields.printed_document_number(lines, patterns, numbers)))
-    found.extend(
-        Finding(f.kind, page.number, f.bbox, f.confidence, "qr") for f in fields.qr_bsn(gray)
-    )
     worded = bool(patterns.document_words.search(page_text))
     has_mrz = any(f.kind == "mrz" for f in found)
+    if worded or has_mrz or patterns.dutch.search(page_text):
+        # Only on a document: an invoice's payment QR code may hold nine digits as well. Its
+        # box is in the pixels of the image it was found on (a thumbnail, say).
+        source = "qr" if page.source == "page" else page.source
+        found.extend(
+            Finding(f.kind, page.number, f.bbox, f.confidence, source) for f in fields.qr_bsn(gray)
+        )
     # A face matters only on an identity document: no MRZ and no document words, no search.
     photos = (
         [at("photo", box, 0.8) for box in _document_photos(turned.gray, list(text.lines))]
@@ -259,10 +268,10 @@ def _document_photos(gray: np.ndarray, lines: list[Line]) -> list[tuple[int, int
 
 def _text_layer(text: str, patterns: ScanPatterns) -> list[Finding]:
     # A text layer is what a recipient can copy out, even under a black box drawn on top.
+    lines = [Line(line, (0, 0, 0, 0), 100.0) for line in text.splitlines() if line.strip()]
     found = [
         Finding("bsn", 0, (0, 0, 0, 0), 1.0, "text-layer")
-        for match in patterns.bsn.finditer(text)
-        if bsn.is_valid(re.sub(r"\D", "", match.group(1)))
+        for _ in fields.labelled_bsn(lines, patterns)
     ]
     for mrz in find_mrz([line for line in text.splitlines() if fields.mrz_like(line)]):
         found.append(Finding("mrz", 0, (0, 0, 0, 0), 1.0, "text-layer"))

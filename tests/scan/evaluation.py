@@ -1,0 +1,14 @@
+"""Scanning whole folders for the detection tests: one process per core, results by file name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worker.rules import load_rules
+from worker.scan.scanner import scan
+
+
+def scan_file(path: str) -> tuple[str, bool, list[str]]:
+    """File name, whether it is an ID document, and the fields readable on it."""
+    result = scan(Path(path).read_bytes(), load_rules().id_scan)
+    return Path(path).name, result.is_id_document, list(result.unredacted)
