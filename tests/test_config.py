@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from worker.cli import main
-from worker.config import load_settings
+from worker.config import Settings, load_settings
 from worker.errors import ConfigError
 
 
@@ -61,3 +61,13 @@ def test_cli_reports_config_errors_without_traceback(
     path.write_text("[worker]\nbogus = 1\n")
     assert main(["--config", str(path), "check-rules"]) == 2
     assert "privacy-worker: " in capsys.readouterr().err
+
+
+def test_the_example_file_and_the_readme_document_every_key() -> None:
+    root = Path(__file__).resolve().parents[1]
+    example = load_settings(root / "config.example.toml", environ={})
+    assert example == load_settings(None, environ={})  # every value shown is the default
+    text = (root / "config.example.toml").read_text() + (root / "README.md").read_text()
+    for key in Settings.model_fields:
+        assert f"{key} =" in text or f"# {key} =" in text, key
+        assert f"| `{key}` |" in text, key

@@ -72,6 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="+", help="images or PDFs")
     scan.set_defaults(handler=_scan)
 
+    run = commands.add_parser("run", help="take the mailbox's new mail into the case store")
+    run.add_argument("--once", action="store_true", help="one poll, then exit (required for now)")
+    run.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
+    run.add_argument("--rules", type=Path, default=None, help="rules folder")
+    run.add_argument(
+        "--samples",
+        type=Path,
+        default=None,
+        help="first deliver the .eml files of this folder into the mailbox (a demo run)",
+    )
+    run.set_defaults(handler=_run)
+
     check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     check.add_argument("--rules", type=Path, default=None, help="rules folder")
@@ -137,6 +149,16 @@ def _each_file(
             continue
         out.write(json.dumps(describe(data, name)) + "\n")
     return 1 if failed else 0
+
+
+def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.service import run_once
+
+    if not args.once:
+        print("privacy-worker run: only --once is built so far", file=sys.stderr)
+        return 2
+    rules, registry = _knowledge(args, settings)
+    return run_once(settings, rules, registry, args.samples, out)
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -32,6 +32,20 @@ class Settings(BaseModel):
     tenants_file: Path | None = Field(
         default=None, description="tenant registry YAML; empty: rules_dir/tenants.yaml"
     )
+    store_url: str = Field(
+        default="sqlite:///var/cases.sqlite",
+        description="SQLAlchemy URL of the case store (SQLite file, or postgresql://...)",
+    )
+    maildir: Path = Field(
+        default=Path("var/mailbox"),
+        description="the mailbox as a local Maildir (the embedded default, no server needed)",
+    )
+    reference_prefix: str = Field(
+        default="PRIV", pattern=r"^[A-Z]{2,8}$", description="case references: PRIV-2026-000123"
+    )
+    due_days: int = Field(
+        default=28, ge=1, le=90, description="days from receipt to the answer's due date"
+    )
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:

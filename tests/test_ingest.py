@@ -1,0 +1,170 @@
+"""Ingestion into the case store from a real Maildir on disk: every message exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.conftest import FIXTURES, make_mail
+from worker.classify import Classifier
+from worker.ingest import Policy, ingest, take_in
+from worker.maildir import Maildir
+from worker.store import Audit, Case, Message, open_store
+
+REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Session]:
+    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def count(session: Session, what: object) -> int:
+    return int(session.scalar(select(func.count()).select_from(what)) or 0)  # type: ignore[arg-type]
+
+
+def test_a_batch_becomes_cases_and_each_message_lands_in_its_folder(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    mails = sorted((FIXTURES / "mail").glob("*.eml"))[:12]
+    for path in mails:
+        mailbox.deliver(path.read_bytes())
+    stored = ingest(store, mailbox, classifier, Policy())
+    assert len(stored) == 12 == count(store, Case) and mailbox.waiting() == []
+    for message in stored:
+        folder = {"open": "Processed", "ignored": "Ignored"}.get(message.case.status, "Review")
+        assert message.source_key in mailbox.in_folder(folder)
+        assert message.raw in {p.read_bytes() for p in mails}
+        assert message.move_to is None
+    assert [c.reference for c in store.scalars(select(Case).order_by(Case.id))][:2] == [
+        f"PRIV-{stored[0].received_at.year}-000001",
+        f"PRIV-{stored[0].received_at.year}-000002",
+    ]
+    case = stored[0].case
+    assert (case.due_at - case.received_at).days == 28
+    actions = {a.action for a in store.scalars(select(Audit).where(Audit.case_id == case.id))}
+    assert {"created", "moved"} <= actions
+
+
+def test_a_second_poll_and_a_second_delivery_double_nothing(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    raw = make_mail(REQUEST, subject="Inzageverzoek")
+    mailbox.deliver(raw)
+    ingest(store, mailbox, classifier, Policy())
+    assert ingest(store, mailbox, classifier, Policy()) == []
+    mailbox.deliver(raw)  # the same message again, as after a UIDVALIDITY change
+    [again] = ingest(store, mailbox, classifier, Policy())
+    assert again.duplicate_of is not None and again.raw is None
+    assert count(store, Case) == 1 and count(store, Message) == 2
+
+
+def test_a_move_left_undone_by_a_crash_is_finished_not_imported_again(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    key = mailbox.deliver(make_mail(REQUEST, subject="Inzage"))
+    # The worker stopped after the commit, before the move: the message is still in the inbox.
+    message = take_in(store, mailbox, key, mailbox.fetch(key) or b"", classifier, Policy())
+    assert message is not None and message.move_to and mailbox.waiting() == [key]
+    ingest(store, mailbox, classifier, Policy())
+    assert mailbox.waiting() == [] and count(store, Case) == 1 and count(store, Message) == 1
+
+
+def test_a_second_worker_taking_the_same_message_gets_none(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    key = mailbox.deliver(make_mail(REQUEST))
+    raw = mailbox.fetch(key) or b""
+    assert take_in(store, mailbox, key, raw, classifier, Policy()) is not None
+    assert take_in(store, mailbox, key, raw, classifier, Policy()) is None
+    assert count(store, Case) == 1
+
+
+def test_follow_ups_join_their_case_and_send_it_to_review(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(make_mail(REQUEST, subject="Inzageverzoek"))
+    [first] = ingest(store, mailbox, classifier, Policy())
+    reference = first.case.reference
+    mailbox.deliver(
+        make_mail("Hierbij mijn ID, nu afgeschermd.", subject=f"Re: [{reference}] inzage")
+    )
+    reply = make_mail("Nog een vraag.", subject="Re: Inzageverzoek").replace(
+        b"Message-ID: <test@example.nl>",
+        b"Message-ID: <two@example.nl>\nIn-Reply-To: <test@example.nl>",
+    )
+    mailbox.deliver(reply)
+    joined = ingest(store, mailbox, classifier, Policy())
+    assert [m.case.reference for m in joined] == [reference, reference]
+    assert first.case.status == "review" and count(store, Case) == 1
+
+
+def test_bytes_that_are_no_mail_still_become_a_case_in_review(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(b"\x00\xff\xfe not a mail at all")
+    [message] = ingest(store, mailbox, classifier, Policy())
+    assert message.case.status == "review" and message.raw == b"\x00\xff\xfe not a mail at all"
+    assert message.source_key in mailbox.in_folder("Review")
+
+
+def test_kill_9_mid_batch_then_restart_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    mailbox = Maildir(tmp_path / "var" / "mailbox")
+    mails = sorted((FIXTURES / "mail").glob("*.eml"))
+    for path in mails:
+        mailbox.deliver(path.read_bytes())
+    command = [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())"]
+    command += ["run", "--once"]
+    env = dict(os.environ, PRIVACY_WORKER_CONFIG="")
+    worker = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    store = tmp_path / "var" / "cases.sqlite"
+    while worker.poll() is None and (not store.exists() or len(mailbox.waiting()) > 100):
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert 0 < len(mailbox.waiting()) < len(mails), "the kill must land mid-batch"
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, stdout=subprocess.DEVNULL)
+    engine = open_store(f"sqlite:///{store}")
+    with Session(engine) as session:
+        assert count(session, Message) == len(mails) == count(session, Case)
+        assert session.scalar(select(func.count()).where(Message.move_to.is_not(None))) == 0
+    engine.dispose()
+    assert mailbox.waiting() == []
+    moved = sum(len(mailbox.in_folder(f)) for f in ("Processed", "Review", "Ignored"))
+    assert moved == len(mails)
+
+
+def test_an_unredacted_id_copy_is_cut_out_before_the_message_is_stored(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    from tests.scan.test_classify_scan import mail_with, passport_png
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    image = passport_png("none")
+    mailbox.deliver(mail_with(("scan001.png", "image/png", image)))
+    [message] = ingest(store, mailbox, classifier, Policy())
+    assert message.raw is not None and b"removed the attachment 'scan001.png'" in message.raw
+    assert image[:64] not in message.raw and b"iVBORw0KGgo" not in message.raw  # no PNG left
+    assert "bsn" in message.case.id_findings["unredacted"]  # type: ignore[operator]
+    actions = [
+        a.action for a in store.scalars(select(Audit).where(Audit.case_id == message.case.id))
+    ]
+    assert "id-copy-removed" in actions

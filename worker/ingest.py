@@ -1,0 +1,257 @@
+"""Ingestion, exactly once: every message becomes a case (or joins one) in one transaction
+before the mailbox is touched; the server move is recorded in that same transaction and marked
+done after it, so a restart finishes a move instead of importing the message again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import getaddresses
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.classify import Classifier
+from worker.decide import Decision, failure
+from worker.redact import without_attachments
+from worker.store import Case, Message, audit, next_reference, now
+
+ACTOR = "privacy-worker"
+
+
+class Mailbox(Protocol):
+    """Where messages come from: a Maildir here, an IMAP folder in production."""
+
+    name: str
+    validity: int
+
+    def waiting(self) -> list[str]: ...
+
+    def fetch(self, key: str) -> bytes | None: ...
+
+    def move(self, key: str, folder: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What ingestion needs of the settings."""
+
+    reference_prefix: str = "PRIV"
+    due_days: int = 28
+
+
+@dataclass(frozen=True)
+class Headers:
+    """The few headers ingestion itself needs, read without trusting the message."""
+
+    message_id: str
+    subject: str
+    sender: str
+    refers_to: tuple[str, ...]
+
+    @classmethod
+    def of(cls, raw: bytes) -> Headers:
+        try:
+            parsed = BytesHeaderParser(policy=default).parsebytes(raw[:65536])
+            refers = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
+            return cls(
+                str(parsed.get("Message-ID", "")).strip()[:998],
+                str(parsed.get("Subject", ""))[:2000],
+                (getaddresses([str(parsed.get("From", ""))]) or [("", "")])[0][1][:320],
+                tuple(re.findall(r"<[^<>\s]+>", refers)),
+            )
+        except Exception:  # broken headers: the case is made all the same, in review
+            return cls("", "", "", ())
+
+
+def ingest(
+    session: Session, mailbox: Mailbox, classifier: Classifier, policy: Policy
+) -> list[Message]:
+    """Finishes moves left by an earlier run, then takes every new message in; returns the
+    messages stored, each with its case."""
+    finish_moves(session, mailbox)
+    known = set(
+        session.scalars(
+            select(Message.source_key).where(
+                Message.source == mailbox.name, Message.validity == mailbox.validity
+            )
+        )
+    )
+    stored = []
+    for key in mailbox.waiting():
+        if key in known:
+            continue
+        raw = mailbox.fetch(key)
+        if raw is None:
+            continue  # moved away by someone else since the listing
+        try:
+            message = take_in(session, mailbox, key, raw, classifier, policy)
+        except Exception:  # one bad message never blocks the ones behind it
+            session.rollback()
+            continue  # it stays in the inbox, unrecorded, and is tried again next poll
+        if message is not None:
+            stored.append(message)
+            _move(session, mailbox, message)
+    return stored
+
+
+def take_in(
+    session: Session,
+    mailbox: Mailbox,
+    key: str,
+    raw: bytes,
+    classifier: Classifier,
+    policy: Policy,
+) -> Message | None:
+    """Stores one message and its case in one transaction; None when another worker took it."""
+    try:
+        decision = classifier.classify(raw)
+    except Exception as err:  # the raw bytes are kept and a person looks
+        decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+    headers = Headers.of(raw)
+    digest = hashlib.sha256(raw).hexdigest()  # of what arrived: a second delivery matches it
+    kept: bytes | None = raw
+    document = decision.id_document
+    if document.unredacted and document.files:
+        try:
+            kept = without_attachments(raw, document.files, document.unredacted)
+        except Exception:  # cannot cut the copy out: keep nothing rather than the copy
+            kept = None
+    try:
+        message = _record(session, mailbox, key, kept, digest, headers, decision, policy)
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # the same key was stored meanwhile: that worker has it
+        return None
+    return message
+
+
+def _record(
+    session: Session,
+    mailbox: Mailbox,
+    key: str,
+    raw: bytes | None,
+    digest: str,
+    headers: Headers,
+    decision: Decision,
+    policy: Policy,
+) -> Message:
+    received = now()
+    message = Message(
+        source=mailbox.name,
+        validity=mailbox.validity,
+        source_key=key,
+        message_id=headers.message_id,
+        content_hash=digest,
+        raw=raw,
+        received_at=received,
+    )
+    original = session.scalar(
+        select(Message).where(
+            Message.message_id == headers.message_id,
+            Message.content_hash == digest,
+            Message.duplicate_of.is_(None),
+        )
+    )
+    if original is not None:
+        # The same message again (a UIDVALIDITY change, a second delivery): no new case.
+        message.case, message.raw, message.duplicate_of = original.case, None, original.id
+        message.move_to = _folder(original.case.status)
+        session.add(message)
+        session.flush()
+        audit(session, original.case, ACTOR, "duplicate", f"message {original.id} again as {key}")
+        return message
+    case = _follow_up(session, headers, policy)
+    if case is not None:
+        if not decision.auto_generated:
+            case.status = "review"  # a requester wrote again: a person reads it
+        audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
+    else:
+        case = _new_case(session, headers, decision, policy, received)
+    message.case = case
+    message.move_to = _folder("ignored" if decision.auto_generated else case.status)
+    session.add(message)
+    session.flush()
+    if decision.id_document.unredacted:
+        cut = ", ".join(decision.id_document.files)
+        detail = f"unredacted ID copy not kept: {cut}" if raw else "message not kept: ID copy"
+        audit(session, case, ACTOR, "id-copy-removed", detail)
+    return message
+
+
+def _new_case(
+    session: Session, headers: Headers, decision: Decision, policy: Policy, received: dt.datetime
+) -> Case:
+    status = "ignored" if decision.auto_generated else "review" if decision.needs_review else "open"
+    document = decision.id_document
+    case = Case(
+        reference=next_reference(session, policy.reference_prefix, received.year),
+        category=decision.category,
+        status=status,
+        language=decision.language,
+        tenant=decision.tenant,
+        requester=headers.sender,
+        subject=headers.subject,
+        reasons=list(decision.reasons),
+        id_findings={
+            "present": document.present,
+            "unredacted": list(document.unredacted),
+            "files": list(document.files),
+            "unreadable": list(document.unreadable),
+        },
+        received_at=received,
+        due_at=received + dt.timedelta(days=policy.due_days),
+    )
+    session.add(case)
+    session.flush()
+    audit(session, case, ACTOR, "created", f"{status}: {decision.category}")
+    return case
+
+
+def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | None:
+    """The case a message answers: its reference in the subject, or a message it replies to."""
+    pattern = rf"\b{re.escape(policy.reference_prefix)}-\d{{4}}-\d{{6}}\b"
+    for reference in re.findall(pattern, headers.subject):
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None:
+            return case
+    if headers.refers_to:
+        return session.scalar(
+            select(Case)
+            .join(Message)
+            .where(Message.message_id.in_(headers.refers_to))
+            .order_by(Case.id.desc())
+            .limit(1)
+        )
+    return None
+
+
+def _folder(status: str) -> str:
+    return {"ignored": "Ignored", "open": "Processed"}.get(status, "Review")
+
+
+def finish_moves(session: Session, mailbox: Mailbox) -> None:
+    """Moves recorded but not done (the worker stopped between commit and move)."""
+    pending = session.scalars(
+        select(Message).where(
+            Message.source == mailbox.name,
+            Message.validity == mailbox.validity,
+            Message.move_to.is_not(None),
+        )
+    )
+    for message in list(pending):
+        _move(session, mailbox, message)
+
+
+def _move(session: Session, mailbox: Mailbox, message: Message) -> None:
+    assert message.move_to is not None
+    mailbox.move(message.source_key, message.move_to)
+    audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {message.move_to}")
+    message.move_to = None
+    session.commit()

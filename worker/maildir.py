@@ -1,0 +1,74 @@
+"""A local Maildir as the mailbox: the embedded default, and what the tests use besides IMAP.
+
+Moves are one rename(2) each, which is atomic on one file system: a message is in the inbox or
+in its folder, never in both and never in neither. (The standard library's `mailbox.Maildir`
+moves by copy and delete, which a crash between the two would double.)"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+FOLDERS = ("Processed", "Review", "Ignored")
+
+
+class Maildir:
+    """The inbox of a Maildir (new/ and cur/) and its Maildir++ folders (.Processed, ...)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = f"maildir:{path.resolve()}"
+        self.validity = 0
+        for folder in (path, *(path / f".{name}" for name in FOLDERS)):
+            for sub in ("tmp", "new", "cur"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+
+    def waiting(self) -> list[str]:
+        """The keys of the messages in the inbox, oldest delivery first."""
+        found = [
+            entry
+            for sub in ("new", "cur")
+            for entry in os.scandir(self.path / sub)
+            if entry.is_file() and not entry.name.startswith(".")
+        ]
+        found.sort(key=lambda entry: (entry.stat().st_mtime, entry.name))
+        return [_key(entry.name) for entry in found]
+
+    def fetch(self, key: str) -> bytes | None:
+        """A message's bytes; None when it is no longer in the inbox."""
+        path = self._find(self.path, key)
+        return path.read_bytes() if path else None
+
+    def move(self, key: str, folder: str) -> None:
+        """Moves a message to a folder; a message already moved (a retry) is left alone."""
+        path = self._find(self.path, key)
+        if path is not None:
+            os.replace(path, self.path / f".{folder}" / "cur" / path.name)
+
+    def in_folder(self, folder: str) -> list[str]:
+        """The keys of the messages in one folder."""
+        base = self.path / f".{folder}"
+        return sorted(_key(p.name) for sub in ("new", "cur") for p in (base / sub).iterdir())
+
+    def deliver(self, raw: bytes) -> str:
+        """Delivers a message the Maildir way (write in tmp/, rename into new/)."""
+        name = f"{time.time_ns()}.P{os.getpid()}.{socket.gethostname().replace('/', '_')}"
+        temporary = self.path / "tmp" / name
+        temporary.write_bytes(raw)
+        os.replace(temporary, self.path / "new" / name)
+        return name
+
+    @staticmethod
+    def _find(base: Path, key: str) -> Path | None:
+        for sub in ("new", "cur"):
+            for path in (base / sub).glob(f"{key}*"):
+                if _key(path.name) == key:
+                    return path
+        return None
+
+
+def _key(name: str) -> str:
+    # A Maildir file name is its key, then ":2," and the flags once a reader has seen it.
+    return name.split(":", 1)[0]
