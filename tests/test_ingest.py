@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,10 @@ from tests.conftest import FIXTURES, make_mail
 from worker.classify import Classifier
 from worker.ingest import Policy, ingest, take_in
 from worker.maildir import Maildir
+from worker.rules import RuleSet
+from worker.scan.scanner import ScanResult
 from worker.store import Audit, Case, Message, open_store
+from worker.tenants import Registry
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
 
@@ -29,6 +34,14 @@ def store(tmp_path: Path) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
     engine.dispose()
+
+
+def notes(raw: bytes) -> str:
+    """The text of every plain-text part, decoded."""
+    message = message_from_bytes(raw, policy=default)
+    return "".join(
+        part.get_content() for part in message.walk() if part.get_content_type() == "text/plain"
+    )
 
 
 def count(session: Session, what: object) -> int:
@@ -161,10 +174,87 @@ def test_an_unredacted_id_copy_is_cut_out_before_the_message_is_stored(
     image = passport_png("none")
     mailbox.deliver(mail_with(("scan001.png", "image/png", image)))
     [message] = ingest(store, mailbox, classifier, Policy())
-    assert message.raw is not None and b"removed the attachment 'scan001.png'" in message.raw
-    assert image[:64] not in message.raw and b"iVBORw0KGgo" not in message.raw  # no PNG left
+    assert message.raw is not None and "privacy-worker removed an attachment" in notes(message.raw)
+    assert b"iVBORw0KGgo" not in message.raw  # base64 of the PNG signature: no image left
     assert "bsn" in message.case.id_findings["unredacted"]  # type: ignore[operator]
     actions = [
         a.action for a in store.scalars(select(Audit).where(Audit.case_id == message.case.id))
     ]
-    assert "id-copy-removed" in actions
+    assert "attachments-removed" in actions
+
+
+def unnamed_octet_stream_copy() -> bytes:
+    from tests.scan.test_classify_scan import mail_with, passport_png
+
+    return mail_with(("", "application/octet-stream", passport_png("none")))
+
+
+def test_an_unnamed_copy_sent_as_octet_stream_is_found_and_cut(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(unnamed_octet_stream_copy())
+    [message] = ingest(store, mailbox, classifier, Policy())
+    assert message.raw is not None and b"iVBORw0KGgo" not in message.raw
+    assert message.case.status == "review"
+
+
+def test_attachments_that_could_not_be_checked_are_cut_too(
+    tmp_path: Path, store: Session, rules: RuleSet, registry: Registry
+) -> None:
+    def broken_scanner(data: bytes) -> ScanResult:
+        raise RuntimeError("the scanner fell over")
+
+    classifier = Classifier(rules, registry, "privacy@carerix.com", scan=broken_scanner)
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(unnamed_octet_stream_copy())
+    [message] = ingest(store, mailbox, classifier, Policy())
+    assert message.raw is not None and b"iVBORw0KGgo" not in message.raw
+    assert "could not be checked for identity data" in notes(message.raw)
+
+
+class StuckMaildir(Maildir):
+    """A Maildir whose first message cannot be moved (a full disk, a permission)."""
+
+    stuck = ""
+
+    def move(self, key: str, folder: str) -> None:
+        if key == self.stuck:
+            raise PermissionError(13, "Permission denied")
+        super().move(key, folder)
+
+
+def test_a_move_that_fails_waits_and_does_not_hold_up_the_rest(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = StuckMaildir(tmp_path / "mailbox")
+    mailbox.stuck = mailbox.deliver(make_mail(REQUEST, subject="een"))
+    for n in range(2):
+        mailbox.deliver(make_mail(REQUEST, subject=f"twee {n}").replace(b"<test@", b"<t%d@" % n))
+    assert len(ingest(store, mailbox, classifier, Policy())) == 3
+    assert mailbox.waiting() == [mailbox.stuck] and count(store, Case) == 3
+    ingest(store, mailbox, classifier, Policy())  # still stuck: tried again, nothing doubled
+    mailbox.stuck = ""
+    assert ingest(store, mailbox, classifier, Policy()) == [] and mailbox.waiting() == []
+    assert count(store, Case) == 3 and count(store, Message) == 3
+
+
+@pytest.mark.parametrize("point", ["after-commit", "after-move"])
+def test_a_crash_at_each_step_then_a_restart_is_exactly_once(tmp_path: Path, point: str) -> None:
+    mailbox = Maildir(tmp_path / "var" / "mailbox")
+    for n in range(3):
+        mailbox.deliver(make_mail(REQUEST, subject=f"verzoek {n}").replace(b"<test@", b"<c%d@" % n))
+    command = [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())"]
+    command += ["run", "--once"]
+    env = dict(os.environ, PRIVACY_WORKER_CONFIG="")
+    crashed = subprocess.run(
+        command, cwd=tmp_path, env={**env, "PRIVACY_WORKER_FAILPOINT": point}, capture_output=True
+    )
+    assert crashed.returncode == 137
+    subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True)
+    engine = open_store(f"sqlite:///{tmp_path / 'var' / 'cases.sqlite'}")
+    with Session(engine) as session:
+        assert count(session, Case) == 3 == count(session, Message)
+        assert session.scalar(select(func.count()).where(Message.move_to.is_not(None))) == 0
+    engine.dispose()
+    assert mailbox.waiting() == [] and len(mailbox.in_folder("Processed")) == 3

@@ -20,6 +20,10 @@ from worker.zones import ZONES, Zones, normalize, split_zones
 if TYPE_CHECKING:
     from worker.scan.scanner import ScanResult
 
+# How image and PDF files begin: a copy sent as application/octet-stream without a telling
+# name is still looked at.
+_DOCUMENT_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"%PDF-", b"GIF8", b"II*\x00", b"MM\x00*")
+
 # A mail with more images and PDFs than this gets the rest checked by a person.
 MAX_SCANNED_ATTACHMENTS = 10
 
@@ -129,6 +133,8 @@ class Classifier:
             for a in mail.attachments
             if a.content_type in self.rules.id_types
             or a.filename.lower().endswith(self.rules.id_extensions)
+            or a.data[:16].lstrip().startswith(_DOCUMENT_MAGIC)
+            or a.data[8:12] == b"WEBP"
         ]
         named = [a.filename for a in documents if self.rules.id_filename.search(a.filename)]
         mentioned = any(h.target == "id-copy" and not h.negated for h in hits)

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from worker.classify import Classifier
 from worker.decide import Decision, failure
-from worker.redact import without_attachments
+from worker.failpoints import failpoint
+from worker.redact import without_documents
 from worker.store import Case, Message, audit, next_reference, now
 
 ACTOR = "privacy-worker"
@@ -92,13 +93,37 @@ def ingest(
             continue  # moved away by someone else since the listing
         try:
             message = take_in(session, mailbox, key, raw, classifier, policy)
-        except Exception:  # one bad message never blocks the ones behind it
+        except Exception as err:  # one bad message never blocks the ones behind it
             session.rollback()
-            continue  # it stays in the inbox, unrecorded, and is tried again next poll
+            message = _take_in_failed(session, mailbox, key, raw, err, policy)
         if message is not None:
             stored.append(message)
             _move(session, mailbox, message)
     return stored
+
+
+def _take_in_failed(
+    session: Session, mailbox: Mailbox, key: str, raw: bytes, err: Exception, policy: Policy
+) -> Message | None:
+    """A case in review for a message that could not be taken in the normal way, its images and
+    PDFs cut (unchecked); None when even that fails, and the message waits for the next poll."""
+    decision = failure(f"could not be taken in: {type(err).__name__}: {err}")
+    try:
+        message = _record(
+            session,
+            mailbox,
+            key,
+            _keepable(raw, decision, checked=False),
+            hashlib.sha256(raw).hexdigest(),
+            Headers.of(raw),
+            decision,
+            policy,
+        )
+        session.commit()
+    except Exception:
+        session.rollback()
+        return None
+    return message
 
 
 def take_in(
@@ -112,24 +137,34 @@ def take_in(
     """Stores one message and its case in one transaction; None when another worker took it."""
     try:
         decision = classifier.classify(raw)
-    except Exception as err:  # the raw bytes are kept and a person looks
+        checked = True
+    except Exception as err:  # the message is kept and a person looks
         decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+        checked = False
     headers = Headers.of(raw)
     digest = hashlib.sha256(raw).hexdigest()  # of what arrived: a second delivery matches it
-    kept: bytes | None = raw
-    document = decision.id_document
-    if document.unredacted and document.files:
-        try:
-            kept = without_attachments(raw, document.files, document.unredacted)
-        except Exception:  # cannot cut the copy out: keep nothing rather than the copy
-            kept = None
+    kept = _keepable(raw, decision, checked)
     try:
         message = _record(session, mailbox, key, kept, digest, headers, decision, policy)
         session.commit()
+        failpoint("after-commit")
     except IntegrityError:
-        session.rollback()  # the same key was stored meanwhile: that worker has it
-        return None
+        session.rollback()
+        if _known(session, mailbox, key):
+            return None  # the same key was stored meanwhile: that worker has it
+        raise  # something else clashed (a case reference): the caller stores it as failed
     return message
+
+
+def _known(session: Session, mailbox: Mailbox, key: str) -> bool:
+    found = session.scalar(
+        select(Message.id).where(
+            Message.source == mailbox.name,
+            Message.validity == mailbox.validity,
+            Message.source_key == key,
+        )
+    )
+    return found is not None
 
 
 def _record(
@@ -178,11 +213,29 @@ def _record(
     message.move_to = _folder("ignored" if decision.auto_generated else case.status)
     session.add(message)
     session.flush()
-    if decision.id_document.unredacted:
-        cut = ", ".join(decision.id_document.files)
-        detail = f"unredacted ID copy not kept: {cut}" if raw else "message not kept: ID copy"
-        audit(session, case, ACTOR, "id-copy-removed", detail)
+    if raw is None:
+        audit(session, case, ACTOR, "not-kept", "its attachments could not be cut out")
+    elif decision.id_document.unredacted or decision.id_document.unreadable:
+        audit(session, case, ACTOR, "attachments-removed", "images and PDFs cut before storing")
     return message
+
+
+def _keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
+    """What of a message may be stored: all of it when its images and PDFs were checked and
+    clean; without them when one showed a sensitive field or could not be checked; nothing when
+    they cannot be cut out."""
+    document = decision.id_document
+    if checked and not document.unredacted and not document.unreadable:
+        return raw
+    why = (
+        f"it showed {', '.join(document.unredacted)}"
+        if document.unredacted
+        else "it could not be checked for identity data"
+    )
+    try:
+        return without_documents(raw, why)
+    except Exception:  # cannot cut: keep nothing rather than a copy
+        return None
 
 
 def _new_case(
@@ -250,8 +303,18 @@ def finish_moves(session: Session, mailbox: Mailbox) -> None:
 
 
 def _move(session: Session, mailbox: Mailbox, message: Message) -> None:
-    assert message.move_to is not None
-    mailbox.move(message.source_key, message.move_to)
-    audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {message.move_to}")
+    """Moves one message on the mailbox and marks it done; a move that fails stays recorded
+    and is tried again at the next poll, without holding up the others."""
+    folder = message.move_to
+    if folder is None:
+        return  # another worker finished it meanwhile
+    try:
+        mailbox.move(message.source_key, folder)
+    except OSError as err:
+        audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
+        session.commit()
+        return
+    failpoint("after-move")
+    audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
     message.move_to = None
     session.commit()

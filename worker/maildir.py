@@ -27,14 +27,16 @@ class Maildir:
 
     def waiting(self) -> list[str]:
         """The keys of the messages in the inbox, oldest delivery first."""
-        found = [
-            entry
-            for sub in ("new", "cur")
-            for entry in os.scandir(self.path / sub)
-            if entry.is_file() and not entry.name.startswith(".")
-        ]
-        found.sort(key=lambda entry: (entry.stat().st_mtime, entry.name))
-        return [_key(entry.name) for entry in found]
+        found = []
+        for sub in ("new", "cur"):
+            with os.scandir(self.path / sub) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file() and not entry.name.startswith("."):
+                            found.append((entry.stat().st_mtime, entry.name))
+                    except FileNotFoundError:
+                        continue  # a mail client moved it from new/ to cur/ meanwhile
+        return [_key(name) for _, name in sorted(found)]
 
     def fetch(self, key: str) -> bytes | None:
         """A message's bytes; None when it is no longer in the inbox."""
@@ -62,10 +64,12 @@ class Maildir:
 
     @staticmethod
     def _find(base: Path, key: str) -> Path | None:
+        # Names are compared, not globbed: a key may hold [, * or ?.
         for sub in ("new", "cur"):
-            for path in (base / sub).glob(f"{key}*"):
-                if _key(path.name) == key:
-                    return path
+            with os.scandir(base / sub) as entries:
+                for entry in entries:
+                    if _key(entry.name) == key:
+                        return base / sub / entry.name
         return None
 
 

@@ -1,30 +1,38 @@
-"""Unredacted ID copies are never kept: the attachments are cut out of a message before it is
-stored, each replaced by a short note saying what was removed and why."""
+"""Unredacted ID copies are never kept: before a message is stored, its images and PDFs are cut
+out and replaced by a short note, whenever one of them showed a sensitive field or could not be
+checked. It fails closed: parts are matched by type, not by name, so an unnamed or mislabelled
+copy goes too."""
 
 from __future__ import annotations
 
 from email import message_from_bytes
-from email.message import EmailMessage
+from email.message import EmailMessage, Message
 from email.policy import default
 
 NOTE = (
-    "privacy-worker removed the attachment {name!r} here: it was an identity document on which "
-    "{fields} could be read, and such copies are not kept.\n"
+    "privacy-worker removed an attachment here ({content_type}): {why}. "
+    "Identity documents with a visible photo, MRZ, document number or BSN are not kept.\n"
 )
+# Types a copy of an identity document can come as; octet-stream is what many clients send.
+DOCUMENT_TYPES = ("application/pdf", "application/octet-stream")
 
 
-def without_attachments(raw: bytes, names: tuple[str, ...], fields: tuple[str, ...]) -> bytes:
-    """The message with every attachment of one of these names replaced by a note. Raises
-    ValueError when a named attachment cannot be found to cut (the caller must then not keep
-    the message at all)."""
+def is_document(part: Message) -> bool:
+    """An image, PDF or untyped binary leaf part: anything an ID copy could be."""
+    if part.is_multipart():
+        return False
+    content_type = part.get_content_type()
+    return content_type.startswith("image/") or content_type in DOCUMENT_TYPES
+
+
+def without_documents(raw: bytes, why: str) -> bytes:
+    """The message with every image, PDF and untyped attachment replaced by a note."""
     message = message_from_bytes(raw, policy=default)
-    assert isinstance(message, EmailMessage)
-    cut: set[str] = set()
     for part in message.walk():
-        name = part.get_filename()
-        if name in names and not part.is_multipart():
-            part.set_content(NOTE.format(name=name, fields=", ".join(fields)))
-            cut.add(name)
-    if cut != set(names):
-        raise ValueError(f"attachments not found to remove: {sorted(set(names) - cut)}")
+        if is_document(part) and isinstance(part, EmailMessage):
+            # set_content clears the part's own content headers first: a plain-text note in
+            # place of the file, readable as it is stored.
+            part.set_content(NOTE.format(content_type=part.get_content_type(), why=why))
+        elif is_document(part):
+            raise ValueError("a part of the message cannot be rewritten")
     return message.as_bytes()
