@@ -258,3 +258,30 @@ def test_a_crash_at_each_step_then_a_restart_is_exactly_once(tmp_path: Path, poi
         assert session.scalar(select(func.count()).where(Message.move_to.is_not(None))) == 0
     engine.dispose()
     assert mailbox.waiting() == [] and len(mailbox.in_folder("Processed")) == 3
+
+
+def test_the_mailbox_keeps_the_cut_message_not_the_copy(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    raw = unnamed_octet_stream_copy()
+    key = mailbox.deliver(raw)
+    [message] = ingest(store, mailbox, classifier, Policy())
+    [path] = (tmp_path / "mailbox" / ".Review" / "cur").iterdir()
+    assert mailbox.in_folder("Review") == [key] and path.read_bytes() == message.raw
+    assert b"iVBORw0KGgo" not in path.read_bytes()
+    # A second delivery of it is a duplicate, and leaves the mailbox cut as well.
+    mailbox.deliver(raw)
+    [again] = ingest(store, mailbox, classifier, Policy())
+    assert again.duplicate_of == message.id
+    assert all(b"iVBORw0KGgo" not in p.read_bytes() for p in path.parent.iterdir())
+
+
+def test_with_the_setting_off_the_mailbox_keeps_what_came(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(unnamed_octet_stream_copy())
+    [message] = ingest(store, mailbox, classifier, Policy(replace_cut_on_server=False))
+    [kept] = (tmp_path / "mailbox" / ".Review" / "cur").iterdir()
+    assert b"iVBORw0KGgo" in kept.read_bytes() and b"iVBORw0KGgo" not in (message.raw or b"")

@@ -43,6 +43,10 @@ class Settings(BaseModel):
     reference_prefix: str = Field(
         default="PRIV", pattern=r"^[A-Z]{2,8}$", description="case references: PRIV-2026-000123"
     )
+    replace_redacted_on_server: bool = Field(
+        default=True,
+        description="put a message whose ID copies were cut back in the mailbox without them",
+    )
     due_days: int = Field(
         default=28, ge=1, le=90, description="days from receipt to the answer's due date"
     )

@@ -38,6 +38,8 @@ class Mailbox(Protocol):
 
     def move(self, key: str, folder: str) -> None: ...
 
+    def replace(self, key: str, folder: str, raw: bytes) -> None: ...
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -45,6 +47,8 @@ class Policy:
 
     reference_prefix: str = "PRIV"
     due_days: int = 28
+    # A message whose ID copies were cut is put back on the server without them.
+    replace_cut_on_server: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ def ingest(
 ) -> list[Message]:
     """Finishes moves left by an earlier run, then takes every new message in; returns the
     messages stored, each with its case."""
-    finish_moves(session, mailbox)
+    finish_moves(session, mailbox, policy)
     known = set(
         session.scalars(
             select(Message.source_key).where(
@@ -98,7 +102,7 @@ def ingest(
             message = _take_in_failed(session, mailbox, key, raw, err, policy)
         if message is not None:
             stored.append(message)
-            _move(session, mailbox, message)
+            _move(session, mailbox, message, policy.replace_cut_on_server)
     return stored
 
 
@@ -289,7 +293,7 @@ def _folder(status: str) -> str:
     return {"ignored": "Ignored", "open": "Processed"}.get(status, "Review")
 
 
-def finish_moves(session: Session, mailbox: Mailbox) -> None:
+def finish_moves(session: Session, mailbox: Mailbox, policy: Policy) -> None:
     """Moves recorded but not done (the worker stopped between commit and move)."""
     pending = session.scalars(
         select(Message).where(
@@ -299,17 +303,25 @@ def finish_moves(session: Session, mailbox: Mailbox) -> None:
         )
     )
     for message in list(pending):
-        _move(session, mailbox, message)
+        _move(session, mailbox, message, policy.replace_cut_on_server)
 
 
-def _move(session: Session, mailbox: Mailbox, message: Message) -> None:
+def _move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool) -> None:
     """Moves one message on the mailbox and marks it done; a move that fails stays recorded
     and is tried again at the next poll, without holding up the others."""
     folder = message.move_to
     if folder is None:
         return  # another worker finished it meanwhile
+    # A duplicate stores no bytes of its own: what was kept of its original decides.
+    original = session.get(Message, message.duplicate_of) if message.duplicate_of else message
+    kept = original.raw if original is not None else None
+    cut = kept is not None and hashlib.sha256(kept).hexdigest() != message.content_hash
     try:
-        mailbox.move(message.source_key, folder)
+        if kept is not None and cut and replace_cut:
+            # The ID copies cut from the stored message leave the mailbox as well.
+            mailbox.replace(message.source_key, folder, kept)
+        else:
+            mailbox.move(message.source_key, folder)
     except OSError as err:
         audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
         session.commit()

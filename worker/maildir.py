@@ -49,6 +49,18 @@ class Maildir:
         if path is not None:
             os.replace(path, self.path / f".{folder}" / "cur" / path.name)
 
+    def replace(self, key: str, folder: str, raw: bytes) -> None:
+        """Puts `raw` in a folder in place of the message, and removes the original; done again
+        after a crash it changes nothing (the original is then already gone)."""
+        path = self._find(self.path, key)
+        if path is None:
+            return
+        target = self.path / f".{folder}" / "cur" / path.name.split(":", 1)[0]
+        temporary = self.path / "tmp" / f"{target.name}.replace"
+        temporary.write_bytes(raw)
+        os.replace(temporary, target)
+        path.unlink()
+
     def in_folder(self, folder: str) -> list[str]:
         """The keys of the messages in one folder."""
         base = self.path / f".{folder}"

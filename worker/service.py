@@ -27,7 +27,9 @@ def run_once(
     mailbox = Maildir(settings.maildir)
     for path in sorted(samples.glob("*.eml")) if samples else []:
         mailbox.deliver(path.read_bytes())
-    policy = Policy(settings.reference_prefix, settings.due_days)
+    policy = Policy(
+        settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
+    )
     with IsolatedScanner(rules.id_scan) as scanner, Session(engine) as session:
         classifier = Classifier(rules, registry, settings.mailbox_address, scan=scanner)
         out.write(summary(ingest(session, mailbox, classifier, policy)))
