@@ -285,3 +285,26 @@ def test_with_the_setting_off_the_mailbox_keeps_what_came(
     [message] = ingest(store, mailbox, classifier, Policy(replace_cut_on_server=False))
     [kept] = (tmp_path / "mailbox" / ".Review" / "cur").iterdir()
     assert b"iVBORw0KGgo" in kept.read_bytes() and b"iVBORw0KGgo" not in (message.raw or b"")
+
+
+class UnreadableMaildir(Maildir):
+    """A Maildir with one message that cannot be read for now (an I/O error)."""
+
+    unreadable = ""
+
+    def fetch(self, key: str) -> bytes | None:
+        if key == self.unreadable:
+            raise OSError(5, "Input/output error")
+        return super().fetch(key)
+
+
+def test_a_message_that_cannot_be_read_waits_and_the_rest_go_on(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    mailbox = UnreadableMaildir(tmp_path / "mailbox")
+    mailbox.unreadable = mailbox.deliver(make_mail(REQUEST, subject="een"))
+    mailbox.deliver(make_mail(REQUEST, subject="twee").replace(b"<test@", b"<t2@"))
+    assert len(ingest(store, mailbox, classifier, Policy())) == 1
+    assert mailbox.waiting() == [mailbox.unreadable]
+    mailbox.unreadable = ""
+    assert len(ingest(store, mailbox, classifier, Policy())) == 1 and count(store, Case) == 2

@@ -92,7 +92,10 @@ def ingest(
     for key in mailbox.waiting():
         if key in known:
             continue
-        raw = mailbox.fetch(key)
+        try:
+            raw = mailbox.fetch(key)
+        except OSError:
+            continue  # unreadable now (a permission, a disk error): it waits for the next poll
         if raw is None:
             continue  # moved away by someone else since the listing
         try:
