@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    doctor = commands.add_parser("doctor", help="check rules, tesseract, store and mailbox")
+    doctor.set_defaults(handler=_doctor)
+
     check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     check.add_argument("--rules", type=Path, default=None, help="rules folder")
@@ -159,6 +162,12 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         return 2
     rules, registry = _knowledge(args, settings)
     return run_once(settings, rules, registry, args.samples, out)
+
+
+def _doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.doctor import doctor
+
+    return doctor(settings, out)
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

@@ -1,0 +1,51 @@
+"""`privacy-worker doctor`: one line per check, every check run, exit 1 when one fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from worker.cli import main
+
+
+def doctor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], **env: str
+) -> tuple[int, list[str]]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PRIVACY_WORKER_CONFIG", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(f"PRIVACY_WORKER_{key.upper()}", value)
+    code = main(["doctor"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_a_fresh_machine_with_the_defaults_is_healthy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = doctor(monkeypatch, tmp_path, capsys)
+    assert code == 0
+    assert [line.split(":")[0] for line in lines] == [
+        "ok    rules",
+        "ok    tesseract",
+        "ok    store",
+        "ok    mailbox",
+    ]
+    assert "(schema 0001)" in lines[2] and (tmp_path / "var" / "cases.sqlite").exists()
+
+
+def test_each_problem_is_a_clear_line_and_the_other_checks_still_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = doctor(
+        monkeypatch,
+        tmp_path,
+        capsys,
+        store_url="postgresql+nosuchdriver://worker@127.0.0.1:1/cases",
+        rules_dir=str(tmp_path / "no-rules"),
+    )
+    assert code == 1
+    assert lines[0].startswith("FAIL  rules:") and "rules directory not found" in lines[0]
+    assert lines[1].startswith("ok    tesseract")
+    assert lines[2].startswith("FAIL  store:")
+    assert lines[3].startswith("ok    mailbox")
