@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from worker.rules import load_rules
+from worker.rules.schema import ScanWords
 from worker.scan.scanner import scan
+
+
+@cache
+def _words() -> ScanWords:
+    # Loading and checking every rule file takes more than a second: once per process.
+    return load_rules().id_scan
 
 
 def scan_file(path: str) -> tuple[str, bool, list[str]]:
     """File name, whether it is an ID document, and the fields readable on it."""
-    result = scan(Path(path).read_bytes(), load_rules().id_scan)
+    result = scan(Path(path).read_bytes(), _words())
     return Path(path).name, result.is_id_document, list(result.unredacted)
