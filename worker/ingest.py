@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import getaddresses
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,25 +19,9 @@ from sqlalchemy.orm import Session
 from worker.classify import Classifier
 from worker.decide import Decision, failure
 from worker.failpoints import failpoint
+from worker.mailbox import ACTOR, Mailbox, finish_moves, move
 from worker.redact import without_documents
 from worker.store import Case, Message, audit, next_reference, now
-
-ACTOR = "privacy-worker"
-
-
-class Mailbox(Protocol):
-    """Where messages come from: a Maildir here, an IMAP folder in production."""
-
-    name: str
-    validity: int
-
-    def waiting(self) -> list[str]: ...
-
-    def fetch(self, key: str) -> bytes | None: ...
-
-    def move(self, key: str, folder: str) -> None: ...
-
-    def replace(self, key: str, folder: str, raw: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,7 @@ def ingest(
 ) -> list[Message]:
     """Finishes moves left by an earlier run, then takes every new message in; returns the
     messages stored, each with its case."""
-    finish_moves(session, mailbox, policy)
+    finish_moves(session, mailbox, policy.replace_cut_on_server)
     known = set(
         session.scalars(
             select(Message.source_key).where(
@@ -105,7 +88,7 @@ def ingest(
             message = _take_in_failed(session, mailbox, key, raw, err, policy)
         if message is not None:
             stored.append(message)
-            _move(session, mailbox, message, policy.replace_cut_on_server)
+            move(session, mailbox, message, policy.replace_cut_on_server)
     return stored
 
 
@@ -294,42 +277,3 @@ def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | Non
 
 def _folder(status: str) -> str:
     return {"ignored": "Ignored", "open": "Processed"}.get(status, "Review")
-
-
-def finish_moves(session: Session, mailbox: Mailbox, policy: Policy) -> None:
-    """Moves recorded but not done (the worker stopped between commit and move)."""
-    pending = session.scalars(
-        select(Message).where(
-            Message.source == mailbox.name,
-            Message.validity == mailbox.validity,
-            Message.move_to.is_not(None),
-        )
-    )
-    for message in list(pending):
-        _move(session, mailbox, message, policy.replace_cut_on_server)
-
-
-def _move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool) -> None:
-    """Moves one message on the mailbox and marks it done; a move that fails stays recorded
-    and is tried again at the next poll, without holding up the others."""
-    folder = message.move_to
-    if folder is None:
-        return  # another worker finished it meanwhile
-    # A duplicate stores no bytes of its own: what was kept of its original decides.
-    original = session.get(Message, message.duplicate_of) if message.duplicate_of else message
-    kept = original.raw if original is not None else None
-    cut = kept is not None and hashlib.sha256(kept).hexdigest() != message.content_hash
-    try:
-        if kept is not None and cut and replace_cut:
-            # The ID copies cut from the stored message leave the mailbox as well.
-            mailbox.replace(message.source_key, folder, kept)
-        else:
-            mailbox.move(message.source_key, folder)
-    except OSError as err:
-        audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
-        session.commit()
-        return
-    failpoint("after-move")
-    audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
-    message.move_to = None
-    session.commit()

@@ -1,0 +1,70 @@
+"""The mailbox as intake sees it, and the second half of intake: moving a stored message to
+its folder. The move is recorded with the message and marked done only after it happened, so a
+restart finishes it; one that fails waits for the next poll."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.failpoints import failpoint
+from worker.store import Message, audit
+
+ACTOR = "privacy-worker"
+
+
+class Mailbox(Protocol):
+    """Where messages come from: a Maildir here, an IMAP folder in production."""
+
+    name: str
+    validity: int
+
+    def waiting(self) -> list[str]: ...
+
+    def fetch(self, key: str) -> bytes | None: ...
+
+    def move(self, key: str, folder: str) -> None: ...
+
+    def replace(self, key: str, folder: str, raw: bytes) -> None: ...
+
+
+def finish_moves(session: Session, mailbox: Mailbox, replace_cut: bool) -> None:
+    """Moves recorded but not done (the worker stopped between commit and move)."""
+    pending = session.scalars(
+        select(Message).where(
+            Message.source == mailbox.name,
+            Message.validity == mailbox.validity,
+            Message.move_to.is_not(None),
+        )
+    )
+    for message in list(pending):
+        move(session, mailbox, message, replace_cut)
+
+
+def move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool) -> None:
+    """Moves one message on the mailbox and marks it done; a move that fails stays recorded
+    and is tried again at the next poll, without holding up the others."""
+    folder = message.move_to
+    if folder is None:
+        return  # another worker finished it meanwhile
+    # A duplicate stores no bytes of its own: what was kept of its original decides.
+    original = session.get(Message, message.duplicate_of) if message.duplicate_of else message
+    kept = original.raw if original is not None else None
+    cut = kept is not None and hashlib.sha256(kept).hexdigest() != message.content_hash
+    try:
+        if kept is not None and cut and replace_cut:
+            # The ID copies cut from the stored message leave the mailbox as well.
+            mailbox.replace(message.source_key, folder, kept)
+        else:
+            mailbox.move(message.source_key, folder)
+    except OSError as err:
+        audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
+        session.commit()
+        return
+    failpoint("after-move")
+    audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
+    message.move_to = None
+    session.commit()
