@@ -104,9 +104,13 @@ def test_a_second_worker_taking_the_same_message_gets_none(
     mailbox = Maildir(tmp_path / "mailbox")
     key = mailbox.deliver(make_mail(REQUEST))
     raw = mailbox.fetch(key) or b""
-    assert take_in(store, mailbox, key, raw, classifier, Policy()) is not None
-    assert take_in(store, mailbox, key, raw, classifier, Policy()) is None
-    assert count(store, Case) == 1
+    # Both workers listed the key before either stored it; the second has its own connection.
+    second = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+    with Session(second) as other:
+        assert take_in(store, mailbox, key, raw, classifier, Policy()) is not None
+        assert take_in(other, mailbox, key, raw, classifier, Policy()) is None
+        assert count(other, Case) == 1 == count(other, Message)
+    second.dispose()
 
 
 def test_follow_ups_join_their_case_and_send_it_to_review(
