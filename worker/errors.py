@@ -3,6 +3,8 @@
     WorkerError                  base of everything this package raises on purpose
     ├── ConfigError              the configuration file or environment is invalid
     ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
+    ├── MailboxError (OSError)   the IMAP server or the connection failed: the poll stops, retried
+    ├── SendError (OSError)      an outgoing mail could not be handed over; `permanent` or retried
     └── OcrError                 tesseract could not read a page (scan turns it into a reason)
         ├── OcrTimeout           the attachment's time for OCR ran out
         └── OcrFailed            tesseract crashed, is missing, or refused the image
@@ -19,6 +21,19 @@ class WorkerError(Exception):
 
 class ConfigError(WorkerError):
     """The configuration file or environment is invalid."""
+
+
+class MailboxError(WorkerError, OSError):
+    """The mailbox server or the connection to it failed; the next poll connects anew."""
+
+
+class SendError(WorkerError, OSError):
+    """An outgoing mail could not be handed to the mail server."""
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        # A permanent refusal (5xx) is not retried: a person looks at the case.
+        self.permanent = permanent
 
 
 class OcrError(WorkerError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import default
@@ -59,10 +60,15 @@ class Headers:
 
 
 def ingest(
-    session: Session, mailbox: Mailbox, classifier: Classifier, policy: Policy
+    session: Session,
+    mailbox: Mailbox,
+    classifier: Classifier,
+    policy: Policy,
+    stop: Callable[[], bool] = lambda: False,
 ) -> list[Message]:
-    """Finishes moves left by an earlier run, then takes every new message in; returns the
-    messages stored, each with its case."""
+    """Finishes moves left by an earlier run, then takes every new message in, a batch of
+    bodies at a time; returns the messages stored, each with its case. `stop` is asked between
+    messages (a SIGTERM lets the message in hand finish)."""
     finish_moves(session, mailbox, policy.replace_cut_on_server)
     known = set(
         session.scalars(
@@ -71,25 +77,38 @@ def ingest(
             )
         )
     )
+    new = [key for key in mailbox.waiting() if key not in known]
     stored = []
-    for key in mailbox.waiting():
-        if key in known:
-            continue
-        try:
-            raw = mailbox.fetch(key)
-        except OSError:
-            continue  # unreadable now (a permission, a disk error): it waits for the next poll
-        if raw is None:
-            continue  # moved away by someone else since the listing
-        try:
-            message = take_in(session, mailbox, key, raw, classifier, policy)
-        except Exception as err:  # one bad message never blocks the ones behind it
-            session.rollback()
-            message = _take_in_failed(session, mailbox, key, raw, err, policy)
-        if message is not None:
-            stored.append(message)
-            move(session, mailbox, message, policy.replace_cut_on_server)
+    for start in range(0, len(new), mailbox.batch):
+        if stop():
+            break
+        keys = new[start : start + mailbox.batch]
+        # Keys absent from the answer were moved away by someone else, or cannot be read now.
+        bodies = mailbox.fetch(keys)
+        for key in keys:
+            if key in bodies and not stop():
+                message = _take_in_one(session, mailbox, key, bodies.pop(key), classifier, policy)
+                if message is not None:
+                    stored.append(message)
     return stored
+
+
+def _take_in_one(
+    session: Session,
+    mailbox: Mailbox,
+    key: str,
+    raw: bytes,
+    classifier: Classifier,
+    policy: Policy,
+) -> Message | None:
+    try:
+        message = take_in(session, mailbox, key, raw, classifier, policy)
+    except Exception as err:  # one bad message never blocks the ones behind it
+        session.rollback()
+        message = _take_in_failed(session, mailbox, key, raw, err, policy)
+    if message is not None:
+        move(session, mailbox, message, policy.replace_cut_on_server)
+    return message
 
 
 def _take_in_failed(

@@ -5,6 +5,7 @@ restart finishes it; one that fails waits for the next poll."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Protocol
 
 from sqlalchemy import select
@@ -17,14 +18,17 @@ ACTOR = "privacy-worker"
 
 
 class Mailbox(Protocol):
-    """Where messages come from: a Maildir here, an IMAP folder in production."""
+    """Where messages come from: a Maildir here, an IMAP folder in production. A failure of
+    the mailbox itself raises OSError (MailboxError for IMAP): the poll stops there."""
 
     name: str
     validity: int
+    # How many messages one fetch asks for.
+    batch: int
 
     def waiting(self) -> list[str]: ...
 
-    def fetch(self, key: str) -> bytes | None: ...
+    def fetch(self, keys: Sequence[str]) -> dict[str, bytes]: ...
 
     def move(self, key: str, folder: str) -> None: ...
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 FOLDERS = ("Processed", "Review", "Ignored")
@@ -21,6 +22,7 @@ class Maildir:
         self.path = path
         self.name = f"maildir:{path.resolve()}"
         self.validity = 0
+        self.batch = 50
         for folder in (path, *(path / f".{name}" for name in FOLDERS)):
             for sub in ("tmp", "new", "cur"):
                 (folder / sub).mkdir(parents=True, exist_ok=True)
@@ -38,10 +40,22 @@ class Maildir:
                         continue  # a mail client moved it from new/ to cur/ meanwhile
         return [_key(name) for _, name in sorted(found)]
 
-    def fetch(self, key: str) -> bytes | None:
-        """A message's bytes; None when it is no longer in the inbox."""
-        path = self._find(self.path, key)
-        return path.read_bytes() if path else None
+    def fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The bytes of these messages; one gone from the inbox, or unreadable now (a
+        permission, a disk error), is absent and waits for the next poll."""
+        found = {}
+        for key in keys:
+            path = self._find(self.path, key)
+            try:
+                if path is not None:
+                    found[key] = self._read(path)
+            except OSError:
+                continue
+        return found
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        return path.read_bytes()
 
     def move(self, key: str, folder: str) -> None:
         """Moves a message to a folder; a message already moved (a retry) is left alone."""

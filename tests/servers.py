@@ -1,0 +1,233 @@
+"""Real servers on 127.0.0.1 for the tests: a private Dovecot (IMAP) and an aiosmtpd (SMTP).
+
+Dovecot runs as root with its own config file and temporary folder; its facts of life on these
+machines are in ../shared/notes/dovecot-in-tests.md (login user, uid of the userdb, short paths,
+output to a file, stop by master.pid only, `ss -K` to drop connections)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+import pytest
+
+USER = "privacy@carerix.com"
+PASSWORD = "test-password"
+
+_CONFIG = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_login_user = dovenull
+default_internal_user = dovecot
+default_internal_group = dovecot
+first_valid_uid = 1
+mail_location = maildir:{base}/mail/%u
+mail_max_userip_connections = 200
+passdb {{
+  driver = passwd-file
+  args = {base}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={base}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = create
+  }}
+}}
+{extra}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Dovecot:
+    """A running private Dovecot: its port, its folder, and ways to hurt it."""
+
+    base: Path
+    port: int
+    host: str = "127.0.0.1"
+    user: str = USER
+    password: str = PASSWORD
+
+    @property
+    def config(self) -> Path:
+        return self.base / "dovecot.conf"
+
+    def client(self):  # type: ignore[no-untyped-def]
+        """A plain imapclient session, logged in: the test's own view of the mailbox."""
+        from imapclient import IMAPClient
+
+        client = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        client.login(self.user, self.password)
+        return client
+
+    def deliver(self, raw: bytes, folder: str = "INBOX") -> None:
+        with self.client() as client:
+            client.append(folder, raw)
+
+    def folder(self, name: str) -> list[bytes]:
+        """The raw messages in a folder, in UID order."""
+        with self.client() as client:
+            client.select_folder(name, readonly=True)
+            uids = client.search(["ALL"])
+            found = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+            return [found[uid][b"BODY[]"] for uid in sorted(found)]
+
+    def subjects(self, name: str) -> list[str]:
+        return [str(message_from_bytes(r, policy=default)["Subject"]) for r in self.folder(name)]
+
+    def drop_connections(self) -> None:
+        """Resets every TCP connection to the server, as a network failure would."""
+        subprocess.run(
+            ["ss", "-K", f"( sport = :{self.port} or dport = :{self.port} )"],
+            check=True,
+            capture_output=True,
+        )
+
+    def new_uidvalidity(self, folder: str = "INBOX") -> None:
+        """Gives a folder a new UIDVALIDITY, as a server restored from backup or rebuilt does."""
+        subprocess.run(
+            [
+                "doveadm",
+                "-c",
+                str(self.config),
+                "mailbox",
+                "update",
+                "-u",
+                self.user,
+                "--uid-validity",
+                str(int(time.time()) + 1000),
+                folder,
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(path):
+        for name in (*dirs, *files):
+            os.chown(os.path.join(root, name), uid, gid)
+    os.chown(path, uid, gid)
+
+
+@contextmanager
+def dovecot_server(extra: str = "") -> Iterator[Dovecot]:
+    """Starts a private Dovecot; the tests fail (never skip) when it cannot run here."""
+    if shutil.which("dovecot") is None or os.geteuid() != 0:
+        pytest.fail("Dovecot tests need Debian's dovecot-imapd and root (./dev setup installs it)")
+    # Short path: Dovecot's unix socket names break on long ones.
+    base = Path(tempfile.mkdtemp(prefix="dv", dir="/tmp"))
+    base.chmod(0o755)
+    port = free_port()
+    owner = pwd.getpwnam("dovecot")
+    for sub in ("run", "state", "mail", "home"):
+        (base / sub).mkdir()
+    _chown_tree(base / "mail", owner.pw_uid, owner.pw_gid)
+    _chown_tree(base / "home", owner.pw_uid, owner.pw_gid)
+    (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    server = Dovecot(base, port)
+    server.config.write_text(_CONFIG.format(base=base, port=port, extra=extra))
+    with (base / "stdout.log").open("wb") as log:
+        subprocess.run(["dovecot", "-c", str(server.config)], stdout=log, stderr=log, check=True)
+    try:
+        _wait_for(port)
+        yield server
+    finally:
+        pid = int((base / "run" / "master.pid").read_text())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    pytest.fail(f"Dovecot did not listen on port {port}")
+
+
+@dataclass
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent."""
+
+    port: int
+    host: str = "127.0.0.1"
+    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def messages(self) -> list[bytes]:
+        with self.lock:
+            return [raw for _, _, raw in self.received]
+
+
+@contextmanager
+def smtp_server(port: int | None = None) -> Iterator[tuple[SmtpSink, object]]:
+    """Starts aiosmtpd; yields the sink and its controller (stop() and start() it again)."""
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink(port or free_port())
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            with sink.lock:
+                sink.received.append(
+                    (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)  # type: ignore[attr-defined]
+                )
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)
+    controller.start()
+    try:
+        yield sink, controller
+    finally:
+        # A test may have stopped it already.
+        with contextlib.suppress(AssertionError, RuntimeError):
+            controller.stop()
