@@ -216,6 +216,17 @@ def smtp_server(port: int | None = None) -> Iterator[tuple[SmtpSink, object]]:
     sink = SmtpSink(port or free_port())
 
     class Handler:
+        # Addresses at refused.example get a permanent refusal, at later.example a temporary one.
+        async def handle_RCPT(
+            self, server: object, session: object, envelope: object, address: str, _: object
+        ) -> str:
+            if address.endswith("@refused.example"):
+                return "550 5.1.1 no such user"
+            if address.endswith("@later.example"):
+                return "451 4.3.0 try again later"
+            envelope.rcpt_tos.append(address)  # type: ignore[attr-defined]
+            return "250 OK"
+
         async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
             with sink.lock:
                 sink.received.append(

@@ -6,12 +6,16 @@ XOAUTH2 and an app-only token from the client-credentials flow (msal)."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-from worker.errors import MailboxError
+from worker.config import ENV_PREFIX, Security, Settings
+from worker.errors import ConfigError, MailboxError
 
-Security = Literal["tls", "starttls", "none"]
+DEFAULT_PORTS = {
+    "imap": {"tls": 993, "starttls": 143, "none": 143},
+    "smtp": {"tls": 465, "starttls": 587, "none": 25},
+}
 
 # The scope that covers IMAP and SMTP for an app registered in Entra ID.
 M365_SCOPE = "https://outlook.office365.com/.default"
@@ -65,3 +69,51 @@ class Account:
 
     def password(self) -> str:
         return self.secret
+
+
+def imap_account(settings: Settings, environ: Mapping[str, str]) -> Account | None:
+    """The mailbox's IMAP account; None when the mailbox is the local Maildir."""
+    if not settings.imap_host:
+        return None
+    return _account(settings, environ, "imap", settings.imap_host, settings.login)
+
+
+def smtp_account(settings: Settings, environ: Mapping[str, str]) -> Account | None:
+    """The SMTP account for outgoing mail; None when it goes to the local outbox Maildir."""
+    if not settings.smtp_host:
+        return None
+    return _account(
+        settings, environ, "smtp", settings.smtp_host, settings.smtp_user or settings.login
+    )
+
+
+def _account(
+    settings: Settings, environ: Mapping[str, str], kind: str, host: str, user: str
+) -> Account:
+    security: Security = getattr(settings, f"{kind}_security")
+    port = getattr(settings, f"{kind}_port") or DEFAULT_PORTS[kind][security]
+    oauth = None
+    secret = ""
+    if settings.auth == "m365-oauth":
+        client_secret = environ.get(ENV_PREFIX + "M365_CLIENT_SECRET", "")
+        if not (settings.m365_tenant_id and settings.m365_client_id and client_secret):
+            raise ConfigError(
+                "auth = m365-oauth needs m365_tenant_id, m365_client_id and "
+                f"{ENV_PREFIX}M365_CLIENT_SECRET in the environment"
+            )
+        oauth = OAuth(settings.m365_tenant_id, settings.m365_client_id, client_secret)
+    else:
+        secret = environ.get(f"{ENV_PREFIX}{kind.upper()}_PASSWORD", "")
+        # An SMTP relay on the local network may take mail without a login; IMAP never does.
+        if not secret and kind == "imap":
+            raise ConfigError(f"{kind}_host is set: {ENV_PREFIX}{kind.upper()}_PASSWORD is missing")
+    return Account(
+        host,
+        port,
+        security,
+        user,
+        secret,
+        oauth,
+        timeout=settings.network_timeout,
+        sent_folder=settings.sent_folder,
+    )

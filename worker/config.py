@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from worker.errors import ConfigError
 
 CONFIG_ENV = "PRIVACY_WORKER_CONFIG"
 ENV_PREFIX = "PRIVACY_WORKER_"
+# Secrets, read only from the environment, never from the file.
+SECRETS = ("IMAP_PASSWORD", "SMTP_PASSWORD", "M365_CLIENT_SECRET")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+Security = Literal["tls", "starttls", "none"]
 
 
 class Settings(BaseModel):
@@ -50,6 +55,70 @@ class Settings(BaseModel):
     due_days: int = Field(
         default=28, ge=1, le=90, description="days from receipt to the answer's due date"
     )
+    imap_host: str = Field(
+        default="", description="IMAP server of the mailbox; empty: the local Maildir"
+    )
+    imap_port: int = Field(default=0, ge=0, le=65535, description="0: 993 for tls, else 143")
+    imap_security: Security = Field(
+        default="tls", description="tls, starttls, or none (only to a server on loopback)"
+    )
+    imap_user: str = Field(default="", description="IMAP login; empty: mailbox_address")
+    imap_folder: str = Field(default="INBOX", description="the folder new mail arrives in")
+    sent_folder: str = Field(default="Sent", description="IMAP folder sent mail is filed in")
+    imap_batch: int = Field(default=200, ge=1, le=5000, description="bodies fetched at a time")
+    imap_idle: bool = Field(
+        default=False, description="wait with IMAP IDLE between polls, to react at once"
+    )
+    auth: Literal["password", "m365-oauth"] = Field(
+        default="password",
+        description="password, or m365-oauth: XOAUTH2 with Microsoft 365 app-only credentials",
+    )
+    m365_tenant_id: str = Field(default="", description="Entra ID tenant of the app (m365-oauth)")
+    m365_client_id: str = Field(default="", description="application (client) id (m365-oauth)")
+    smtp_host: str = Field(
+        default="", description="SMTP server for outgoing mail; empty: the local Maildir outbox"
+    )
+    smtp_port: int = Field(
+        default=0, ge=0, le=65535, description="0: 465 for tls, 587 for starttls, else 25"
+    )
+    smtp_security: Security = Field(
+        default="starttls", description="tls, starttls, or none (only to a server on loopback)"
+    )
+    smtp_user: str = Field(default="", description="SMTP login; empty: the IMAP login")
+    outbox_maildir: Path = Field(
+        default=Path("var/sent"),
+        description="without smtp_host, outgoing mail is delivered to this local Maildir",
+    )
+    network_timeout: float = Field(
+        default=60.0, gt=0, le=600, description="seconds before a silent server counts as down"
+    )
+    poll_seconds: int = Field(default=60, ge=5, le=3600, description="seconds between polls")
+    max_replies_per_day: int = Field(
+        default=3, ge=0, le=100, description="automatic replies to one address in 24 hours"
+    )
+    retention_days: int = Field(
+        default=1095, ge=30, description="closed cases are purged this many days after closing"
+    )
+    metrics_listen: str = Field(
+        default="", description="host:port of the Prometheus metrics endpoint; empty: off"
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="json: one JSON object per log line; text: for a terminal"
+    )
+
+    @model_validator(mode="after")
+    def _plain_text_only_on_loopback(self) -> Settings:
+        # Passwords and personal data never cross a network in the clear.
+        for kind in ("imap", "smtp"):
+            host = getattr(self, f"{kind}_host")
+            if host and getattr(self, f"{kind}_security") == "none" and host not in LOOPBACK:
+                raise ValueError(f"{kind}_security = none is only allowed for a loopback host")
+        return self
+
+    @property
+    def login(self) -> str:
+        """The IMAP login name."""
+        return self.imap_user or self.mailbox_address
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -79,6 +148,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from err
     section = data.get("worker", {})
+    secrets = (
+        sorted(k for k in section if k.upper() in SECRETS) if isinstance(section, dict) else []
+    )
+    if secrets:
+        raise ConfigError(
+            f"{path}: {', '.join(secrets)} must not be in a file; set "
+            + ", ".join(ENV_PREFIX + k.upper() for k in secrets)
+            + " in the environment"
+        )
     unknown = sorted(set(data) - {"worker"})
     if unknown:
         raise ConfigError(f"{path}: unknown section(s) {unknown}; expected [worker]")

@@ -47,7 +47,9 @@ class Case(Base):
     id_findings: Mapped[dict[str, object]] = mapped_column(JSON)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     messages: Mapped[list[Message]] = relationship(back_populates="case", order_by="Message.id")
+    outgoing: Mapped[list[Outgoing]] = relationship(back_populates="case", order_by="Outgoing.id")
 
 
 class Message(Base):
@@ -68,6 +70,38 @@ class Message(Base):
     move_to: Mapped[str | None] = mapped_column(String(64))  # folder still to move it to
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     case: Mapped[Case] = relationship(back_populates="messages")
+
+
+class Outgoing(Base):
+    """One mail to send: written with its case, sent later by the outbox job, exactly once."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # a template name: ack-deletion, receipt, ...
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    message_id: Mapped[str] = mapped_column(String(998), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # pending -> sending -> sent; failed after a permanent refusal or too many tries.
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    filed: Mapped[bool] = mapped_column(default=False)  # a copy is in the Sent folder
+    case: Mapped[Case] = relationship(back_populates="outgoing")
+
+
+class Lease(Base):
+    """A named lock with an expiry: one worker at a time polls a mailbox or sends the outbox."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Audit(Base):

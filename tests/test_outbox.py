@@ -1,0 +1,225 @@
+"""The outbox against a real SMTP server (aiosmtpd) and a real Sent folder (Dovecot): every
+mail leaves exactly once, through a server that is down and a worker that is killed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tests.conftest import ROOT
+from tests.servers import Dovecot, dovecot_server, smtp_server
+from worker.account import Account
+from worker.imap import ImapMailbox
+from worker.outbox import backlog, flush, queue
+from worker.store import Audit, Case, Outgoing, now, open_store
+from worker.transports import MaildirOutbox, SmtpTransport
+
+SENDER = "privacy@carerix.com"
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    with dovecot_server() as server:
+        yield server
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cases.sqlite'}"
+
+
+@pytest.fixture
+def store(db: str) -> Iterator[Session]:
+    engine = open_store(db)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def a_case(session: Session, n: int = 1) -> Case:
+    stamp = now()
+    case = Case(
+        reference=f"PRIV-2026-{n:06d}",
+        category="inspection",
+        status="open",
+        language="nl",
+        requester=f"jan{n}@example.nl",
+        subject="Inzage",
+        reasons=[],
+        id_findings={},
+        received_at=stamp,
+        due_at=stamp + dt.timedelta(days=28),
+    )
+    session.add(case)
+    session.flush()
+    return case
+
+
+def reply(case: Case) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = SENDER
+    message["To"] = case.requester
+    message["Subject"] = f"Ontvangen [{case.reference}]"
+    message["Message-ID"] = f"<{case.reference}.ack.1@carerix.com>"
+    message.set_content("Wij hebben uw verzoek ontvangen.")
+    return message
+
+
+def smtp_account(port: int) -> Account:
+    return Account("127.0.0.1", port, "none", SENDER, timeout=5)
+
+
+def imap_account(server: Dovecot) -> Account:
+    return Account(server.host, server.port, "none", server.user, server.password, timeout=5)
+
+
+def queue_three(session: Session) -> list[Outgoing]:
+    rows = [
+        queue(session, case, "ack-inspection", reply(case))
+        for case in (a_case(session, n) for n in range(1, 4))
+    ]
+    session.commit()
+    return rows
+
+
+def test_each_mail_is_sent_once_and_filed_in_sent(store: Session, dovecot: Dovecot) -> None:
+    queue_three(store)
+    with smtp_server() as (sink, _), ImapMailbox(imap_account(dovecot)) as sent:
+        with SmtpTransport(smtp_account(sink.port), sent) as transport:
+            assert flush(store, transport, SENDER) == 3
+            assert flush(store, transport, SENDER) == 0
+        assert len(sink.messages()) == 3
+        assert sink.received[0][0] == SENDER and sink.received[0][1] == ["jan1@example.nl"]
+    assert len(dovecot.folder("Sent")) == 3
+    rows = list(store.scalars(select(Outgoing)))
+    assert all(r.status == "sent" and r.filed and r.sent_at for r in rows)
+    assert backlog(store) == 0
+
+
+def test_smtp_down_for_an_hour_then_up_sends_each_mail_once(store: Session, tmp_path: Path) -> None:
+    queue_three(store)
+    with smtp_server() as (sink, controller):
+        port = sink.port
+        controller.stop()  # type: ignore[attr-defined]
+        with SmtpTransport(smtp_account(port), None) as transport:
+            assert flush(store, transport, SENDER) == 0
+            assert flush(store, transport, SENDER) == 0
+        waiting = list(store.scalars(select(Outgoing)))
+        assert all(r.status == "pending" for r in waiting) and backlog(store) == 3
+        assert any(r.last_error and "unavailable" in r.last_error for r in waiting)
+        assert all(r.next_attempt_at for r in waiting)
+    # An hour later the server is back: every pause has passed.
+    store.execute(update(Outgoing).values(next_attempt_at=now() - dt.timedelta(seconds=1)))
+    store.commit()
+    with smtp_server(port) as (sink, _), SmtpTransport(smtp_account(port), None) as transport:
+        assert flush(store, transport, SENDER) == 3
+        assert sorted(m.count(b"Message-ID") for m in sink.messages()) == [1, 1, 1]
+        assert len(sink.messages()) == 3
+    assert backlog(store) == 0
+
+
+def test_a_permanent_refusal_sends_the_case_to_review(store: Session) -> None:
+    [refused, later, fine] = queue_three(store)
+    refused.recipient, later.recipient = "nobody@refused.example", "busy@later.example"
+    store.commit()
+    with smtp_server() as (sink, _), SmtpTransport(smtp_account(sink.port), None) as transport:
+        assert flush(store, transport, SENDER) == 1
+        assert len(sink.messages()) == 1
+    for row in (refused, later, fine):
+        store.refresh(row)
+    assert refused.status == "failed" and refused.case.status == "review"
+    assert any("failed" in r and "550" in r for r in refused.case.reasons)
+    # A temporary refusal of one address waits for its turn and holds up no other mail.
+    assert later.status == "pending" and later.case.status == "open" and fine.status == "sent"
+
+
+FLUSH = textwrap.dedent(
+    """
+    import sys
+    from sqlalchemy.orm import Session
+    from worker.account import Account
+    from worker.imap import ImapMailbox
+    from worker.outbox import flush
+    from worker.store import open_store
+    from worker.transports import SmtpTransport
+
+    url, smtp_port, imap_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    imap = Account("127.0.0.1", imap_port, "none", "privacy@carerix.com", "test-password")
+    smtp = Account("127.0.0.1", smtp_port, "none", "privacy@carerix.com")
+    with Session(open_store(url)) as session, ImapMailbox(imap) as sent:
+        with SmtpTransport(smtp, sent) as transport:
+            flush(session, transport, "privacy@carerix.com")
+    """
+)
+
+
+def test_killed_after_sending_a_restart_finds_it_in_sent_and_sends_nothing_twice(
+    db: str, store: Session, dovecot: Dovecot
+) -> None:
+    queue_three(store)
+    with smtp_server() as (sink, _):
+        environment = {**os.environ, "PRIVACY_WORKER_FAILPOINT": "after-send"}
+        died = subprocess.run(
+            [sys.executable, "-c", FLUSH, db, str(sink.port), str(dovecot.port)],
+            cwd=ROOT,
+            env=environment,
+            capture_output=True,
+            timeout=60,
+        )
+        assert died.returncode == 137, died.stderr
+        assert len(sink.messages()) == 1
+        store.expire_all()
+        assert [r.status for r in store.scalars(select(Outgoing))] == [
+            "sending",
+            "pending",
+            "pending",
+        ]
+        restarted = subprocess.run(
+            [sys.executable, "-c", FLUSH, db, str(sink.port), str(dovecot.port)],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=60,
+        )
+        assert restarted.returncode == 0, restarted.stderr
+        assert len(sink.messages()) == 3
+    assert len(dovecot.folder("Sent")) == 3
+    store.expire_all()
+    assert [r.status for r in store.scalars(select(Outgoing))] == ["sent"] * 3
+    actions = [a.detail for a in store.scalars(select(Audit).where(Audit.action == "sent"))]
+    assert any("found in Sent after a restart" in d for d in actions)
+
+
+def test_a_sending_row_not_in_sent_is_sent_again(store: Session, tmp_path: Path) -> None:
+    [row, *_] = queue_three(store)
+    row.status = "sending"  # the worker died before the server took it
+    store.commit()
+    outbox = MaildirOutbox(tmp_path / "sent")
+    assert flush(store, outbox, SENDER) == 3
+    assert len(outbox.sent()) == 3
+    details = [a.detail for a in store.scalars(select(Audit).where(Audit.action == "resend"))]
+    assert details == ["ack-inspection: not in Sent after a restart"]
+
+
+def test_the_local_outbox_takes_a_mail_sent_twice_once(tmp_path: Path) -> None:
+    outbox = MaildirOutbox(tmp_path / "sent")
+    raw = reply_bytes()
+    outbox.send(raw, SENDER, ["jan@example.nl"])
+    outbox.send(raw, SENDER, ["jan@example.nl"])
+    assert outbox.sent() == [raw] and outbox.was_sent("<PRIV-2026-000001.ack.1@carerix.com>")
+
+
+def reply_bytes() -> bytes:
+    message = EmailMessage()
+    message["Message-ID"] = "<PRIV-2026-000001.ack.1@carerix.com>"
+    message.set_content("x")
+    return message.as_bytes()

@@ -1,0 +1,60 @@
+"""Leases: named locks in the store with an expiry, so two workers started by mistake on one
+mailbox never both poll it (or both send the outbox). A worker that dies loses its lease when
+it expires; a live one renews it while it works."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worker.store import Lease, now
+
+
+def holder_name() -> str:
+    """Who holds a lease: host, process and a random part (a pid is reused after a restart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Held:
+    """One lease, taken and renewed through its own connection (never the caller's
+    transaction, which a rollback would undo)."""
+
+    def __init__(self, engine: Engine, name: str, holder: str, seconds: float = 300) -> None:
+        self.engine, self.name, self.holder, self.seconds = engine, name, holder, seconds
+
+    def take(self) -> bool:
+        """Takes or renews the lease; False while another live worker holds it."""
+        expires = now() + dt.timedelta(seconds=self.seconds)
+        with Session(self.engine) as session:
+            taken = session.execute(
+                update(Lease)
+                .where(Lease.name == self.name)
+                .where((Lease.holder == self.holder) | (Lease.expires_at < now()))
+                .values(holder=self.holder, expires_at=expires)
+            )
+            if taken.rowcount == 1:  # type: ignore[attr-defined]
+                session.commit()
+                return True
+            session.add(Lease(name=self.name, holder=self.holder, expires_at=expires))
+            try:
+                session.commit()
+            except IntegrityError:
+                return False  # it exists and is another worker's
+            return True
+
+    def release(self) -> None:
+        """Lets the lease go at once, for the next worker."""
+        with Session(self.engine) as session:
+            session.execute(
+                update(Lease)
+                .where(Lease.name == self.name, Lease.holder == self.holder)
+                .values(expires_at=now() - dt.timedelta(seconds=1))
+            )
+            session.commit()

@@ -1,0 +1,181 @@
+"""The outbox: every outgoing mail is a row written with its case, sent later by this job.
+
+A row goes pending -> sending -> sent. "sending" is committed before the mail is handed over,
+so after a crash the worker knows which rows may have left; for those it looks for the
+Message-ID in the Sent folder (Microsoft 365 files submitted mail there itself; we file it
+right after sending) and sends again only when it is not there. A server that is down leaves
+every row waiting; a temporary refusal is retried with a growing pause; a permanent one, or a
+mail that could not go for days, sends its case to review."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import parseaddr
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.errors import SendError
+from worker.failpoints import failpoint
+from worker.store import Case, Outgoing, audit, now
+
+log = logging.getLogger("worker.send")
+
+ACTOR = "privacy-worker"
+# Pauses after each failed try, then the last one again until the mail is given up.
+BACKOFF_MINUTES = (1, 2, 5, 10, 15)
+GIVE_UP_AFTER = dt.timedelta(days=3)
+
+
+class Transport(Protocol):
+    """Hands mail over (SMTP, or a local Maildir) and keeps the record of what was sent.
+    `send` raises SendError for one message's refusal, OSError when the server is down."""
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None: ...
+
+    def was_sent(self, message_id: str) -> bool: ...
+
+    def file(self, raw: bytes, message_id: str) -> None: ...
+
+
+def queue(session: Session, case: Case, kind: str, message: EmailMessage) -> Outgoing:
+    """Adds one mail to the outbox in the caller's transaction (with the case, never after)."""
+    stamp = now()
+    row = Outgoing(
+        case=case,
+        kind=kind,
+        recipient=parseaddr(str(message["To"]))[1],
+        message_id=str(message["Message-ID"]),
+        raw=message.as_bytes(policy=SMTP),
+        status="pending",
+        attempts=0,
+        next_attempt_at=stamp,
+        created_at=stamp,
+        filed=False,
+    )
+    session.add(row)
+    session.flush()
+    audit(session, case, ACTOR, "queued", f"{kind} to {row.recipient} as {row.message_id}")
+    return row
+
+
+def flush(
+    session: Session,
+    transport: Transport,
+    sender: str,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Sends what is due; returns how many mails left. Rows a crash left in "sending" are
+    settled first, by the Sent folder."""
+    _settle_interrupted(session, transport)
+    sent = 0
+    due = session.scalars(
+        select(Outgoing)
+        .where(Outgoing.status == "pending", Outgoing.next_attempt_at <= now())
+        .order_by(Outgoing.id)
+    )
+    for row in list(due):
+        if stop():
+            break
+        try:
+            sent += _send_one(session, transport, sender, row)
+        except OSError as err:  # the server is down: every row waits for the next round
+            _retry_later(session, row, f"server unavailable: {err}")
+            break
+    _file_unfiled(session, transport)
+    return sent
+
+
+def backlog(session: Session) -> int:
+    """Mails waiting to be sent."""
+    return len(list(session.scalars(select(Outgoing.id).where(Outgoing.status != "sent"))))
+
+
+def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing) -> bool:
+    row.status = "sending"
+    row.attempts += 1
+    session.commit()
+    try:
+        transport.send(row.raw, sender, [row.recipient])
+    except SendError as err:
+        if err.permanent:
+            _give_up(session, row, f"refused: {err}")
+        else:
+            _retry_later(session, row, str(err))
+        return False
+    # Filed at once, before the commit: a crash from here on is settled by the Sent folder.
+    # (Between the server's "250" and this copy is the one window a crash can still double.)
+    row.filed = _file(transport, row)
+    failpoint("after-send")
+    row.status, row.sent_at, row.last_error = "sent", now(), None
+    audit(session, row.case, ACTOR, "sent", f"{row.kind} to {row.recipient}")
+    session.commit()
+    log.info("sent %s %s for %s", row.kind, row.message_id, row.case.reference)
+    return True
+
+
+def _settle_interrupted(session: Session, transport: Transport) -> None:
+    for row in list(session.scalars(select(Outgoing).where(Outgoing.status == "sending"))):
+        try:
+            found = transport.was_sent(row.message_id)
+        except OSError as err:
+            log.warning("cannot look in Sent for %s: %s", row.message_id, err)
+            return  # decided at the next round; sending blind could send twice
+        if found:
+            row.status, row.sent_at, row.filed = "sent", now(), True
+            audit(session, row.case, ACTOR, "sent", f"{row.kind}: found in Sent after a restart")
+        else:
+            row.status = "pending"
+            audit(session, row.case, ACTOR, "resend", f"{row.kind}: not in Sent after a restart")
+        session.commit()
+
+
+def _file(transport: Transport, row: Outgoing) -> bool:
+    try:
+        transport.file(row.raw, row.message_id)
+    except OSError as err:  # filed by a later round
+        log.warning("cannot file %s in Sent: %s", row.message_id, err)
+        return False
+    return True
+
+
+def _file_unfiled(session: Session, transport: Transport) -> None:
+    unfiled = select(Outgoing).where(Outgoing.status == "sent", Outgoing.filed.is_(False))
+    for row in list(session.scalars(unfiled)):
+        try:
+            if not transport.was_sent(row.message_id):
+                transport.file(row.raw, row.message_id)
+        except OSError as err:
+            log.warning("cannot file %s in Sent: %s", row.message_id, err)
+            return
+        row.filed = True
+        session.commit()
+
+
+def _retry_later(session: Session, row: Outgoing, why: str) -> None:
+    if now() - _aware(row.created_at) > GIVE_UP_AFTER:
+        _give_up(session, row, f"not sent for {GIVE_UP_AFTER.days} days: {why}")
+        return
+    pause = BACKOFF_MINUTES[min(max(row.attempts - 1, 0), len(BACKOFF_MINUTES) - 1)]
+    row.status, row.last_error = "pending", why
+    row.next_attempt_at = now() + dt.timedelta(minutes=pause)
+    audit(session, row.case, ACTOR, "send-failed", f"{row.kind}: {why}; next try in {pause} min")
+    session.commit()
+
+
+def _give_up(session: Session, row: Outgoing, why: str) -> None:
+    row.status, row.last_error = "failed", why
+    row.case.status = "review"
+    row.case.reasons = [*row.case.reasons, f"{row.kind} to {row.recipient} failed: {why}"]
+    audit(session, row.case, ACTOR, "send-given-up", f"{row.kind}: {why}")
+    session.commit()
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands times back without their zone; the store writes UTC only.
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,144 @@
+"""Where outgoing mail goes: an SMTP server (smtplib) with a copy filed in the IMAP Sent
+folder, or, in the embedded default, a local Maildir that is itself the record of what left."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import smtplib
+import ssl
+from pathlib import Path
+
+from worker.account import Account
+from worker.errors import SendError
+from worker.imap import ImapMailbox
+
+
+class MaildirOutbox:
+    """Sending is delivering into a Maildir, under a name made from the Message-ID, so sending
+    the same mail again changes nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        for sub in ("tmp", "new", "cur"):
+            (path / sub).mkdir(parents=True, exist_ok=True)
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        name = self._name(_message_id(raw))
+        if self.was_sent(_message_id(raw)):
+            return
+        temporary = self.path / "tmp" / name
+        temporary.write_bytes(raw)
+        os.replace(temporary, self.path / "new" / name)
+
+    def was_sent(self, message_id: str) -> bool:
+        name = self._name(message_id)
+        return any((self.path / sub / name).exists() for sub in ("new", "cur"))
+
+    def file(self, raw: bytes, message_id: str) -> None:
+        """The Maildir is the Sent folder already."""
+
+    def sent(self) -> list[bytes]:
+        """Every mail sent, oldest first (for the summary and the tests)."""
+        files = [p for sub in ("new", "cur") for p in (self.path / sub).iterdir()]
+        return [p.read_bytes() for p in sorted(files, key=lambda p: p.stat().st_mtime_ns)]
+
+    @staticmethod
+    def _name(message_id: str) -> str:
+        return hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".eml"
+
+
+class SmtpTransport:
+    """SMTP submission over TLS or STARTTLS, with password or XOAUTH2, one connection per
+    round; the Sent folder is the IMAP account's."""
+
+    def __init__(self, account: Account, sent: ImapMailbox | None) -> None:
+        self.account = account
+        self.sent_box = sent
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        smtp = self._connection()
+        try:
+            refused = smtp.sendmail(sender, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as err:
+            codes = [code for code, _ in err.recipients.values()]
+            raise SendError(f"recipient refused: {err.recipients}", _permanent(codes)) from err
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
+            raise SendError(f"{err.smtp_code} {err.smtp_error!r}", err.smtp_code >= 500) from err
+        except (smtplib.SMTPException, OSError) as err:
+            self.close()
+            raise OSError(f"SMTP {self.account.host}: {err}") from err
+        if refused:
+            codes = [code for code, _ in refused.values()]
+            raise SendError(f"recipient refused: {refused}", _permanent(codes))
+
+    def was_sent(self, message_id: str) -> bool:
+        if self.sent_box is None:
+            return False
+        return self.sent_box.holds(self.account.sent_folder, message_id)
+
+    def file(self, raw: bytes, message_id: str) -> None:
+        if self.sent_box is not None:
+            self.sent_box.append(self.account.sent_folder, raw)
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        account = self.account
+        context = ssl.create_default_context()
+        try:
+            if account.security == "tls":
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    account.host, account.port, timeout=account.timeout, context=context
+                )
+            else:
+                smtp = smtplib.SMTP(account.host, account.port, timeout=account.timeout)
+        except (smtplib.SMTPException, OSError) as err:
+            raise OSError(f"SMTP {account.host}:{account.port}: {err}") from err
+        try:
+            if account.security == "starttls":
+                smtp.starttls(context=context)
+            self._login(smtp)
+        except (smtplib.SMTPException, OSError) as err:
+            smtp.close()
+            raise OSError(f"SMTP {account.host}:{account.port}: {err}") from err
+        self._smtp = smtp
+        return smtp
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        account = self.account
+        if account.oauth is not None:
+            token = account.oauth.token()
+            smtp.ehlo()
+            smtp.auth(
+                "XOAUTH2",
+                lambda _=None: f"user={account.user}\x01auth=Bearer {token}\x01\x01",
+                initial_response_ok=True,
+            )
+        elif account.secret:
+            smtp.login(account.user, account.secret)
+
+
+def _permanent(codes: list[int]) -> bool:
+    return all(code >= 500 for code in codes)
+
+
+def _message_id(raw: bytes) -> str:
+    from email.parser import BytesHeaderParser
+
+    return str(BytesHeaderParser().parsebytes(raw).get("Message-ID", "")).strip()
