@@ -1,29 +1,35 @@
 """`privacy-worker doctor`: checks, with a clear line each, that everything the worker needs is
-there and reachable: rules, tesseract and its languages, the case store, the mailbox."""
+there and reachable: rules, tesseract and its languages, the case store, the mailbox (Maildir
+or IMAP) and the way out (local outbox or SMTP)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from sqlalchemy import text
 
+from worker.account import imap_account, smtp_account
 from worker.config import Settings
 from worker.maildir import Maildir
 from worker.rules import RuleSet, load_rules
+from worker.transports import MaildirOutbox, SmtpTransport
 
 # tesseract must read these: Dutch and English letters and forms.
 LANGUAGES = ("eng", "nld")
 
 
-def doctor(settings: Settings, out: TextIO) -> int:
+def doctor(settings: Settings, out: TextIO, environ: Mapping[str, str] | None = None) -> int:
     """Runs every check; 0 when all pass, 1 when any fails."""
+    environ = os.environ if environ is None else environ
     checks: list[tuple[str, Callable[[], str]]] = [
         ("rules", lambda: _rules(settings)),
         ("tesseract", _tesseract),
         ("store", lambda: _store(settings)),
-        ("mailbox", lambda: _mailbox(settings)),
+        ("mailbox", lambda: _mailbox(settings, environ)),
+        ("outgoing", lambda: _outgoing(settings, environ)),
     ]
     failed = False
     for name, check in checks:
@@ -67,6 +73,20 @@ def _store(settings: Settings) -> str:
     return f"{engine.url.render_as_string(hide_password=True)} (schema {revision})"
 
 
-def _mailbox(settings: Settings) -> str:
+def _mailbox(settings: Settings, environ: Mapping[str, str]) -> str:
+    account = imap_account(settings, environ)
+    if account is not None:
+        from worker.imap import reachable
+
+        return f"IMAP {reachable(account)}"
     mailbox = Maildir(settings.maildir)
     return f"Maildir {mailbox.path}, {len(mailbox.waiting())} message(s) waiting"
+
+
+def _outgoing(settings: Settings, environ: Mapping[str, str]) -> str:
+    account = smtp_account(settings, environ)
+    if account is None:
+        outbox = MaildirOutbox(settings.outbox_maildir)
+        return f"local Maildir {outbox.path} (no SMTP server set)"
+    with SmtpTransport(account, None) as transport:
+        return f"SMTP {transport.reachable()}"

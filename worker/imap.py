@@ -30,6 +30,7 @@ _TRANSPORT_ERRORS = (OSError, ssl.SSLError, imaplib.IMAP4.error, IMAPClientError
 
 def connect(account: Account) -> IMAPClient:
     """A logged-in session; every failure is a MailboxError naming the server."""
+    where = f"IMAP {account.host}:{account.port}"
     try:
         client = IMAPClient(
             account.host,
@@ -38,14 +39,19 @@ def connect(account: Account) -> IMAPClient:
             ssl_context=ssl.create_default_context() if account.security != "none" else None,
             timeout=account.timeout,
         )
+    except _TRANSPORT_ERRORS as err:
+        raise MailboxError(f"{where}: {err}") from err
+    try:
         if account.security == "starttls":
             client.starttls(ssl.create_default_context())
         if account.oauth is not None:
             client.oauth2_login(account.user, account.oauth.token())
         else:
             client.login(account.user, account.password())
-    except _TRANSPORT_ERRORS as err:
-        raise MailboxError(f"IMAP {account.host}:{account.port}: {err}") from err
+    except (*_TRANSPORT_ERRORS, MailboxError) as err:
+        with suppress(*_TRANSPORT_ERRORS):
+            client.shutdown()
+        raise MailboxError(f"{where}: {err}") from err
     return client
 
 

@@ -42,12 +42,28 @@ class Held:
             if taken.rowcount == 1:  # type: ignore[attr-defined]
                 session.commit()
                 return True
+            current = session.get(Lease, self.name)
+            if current is not None:
+                return self._take_from_dead(session, current.holder, expires)
             session.add(Lease(name=self.name, holder=self.holder, expires_at=expires))
             try:
                 session.commit()
             except IntegrityError:
-                return False  # it exists and is another worker's
+                return False  # another worker made it meanwhile
             return True
+
+    def _take_from_dead(self, session: Session, holder: str, expires: dt.datetime) -> bool:
+        # A worker killed on this machine left its lease behind; its process is gone, so the
+        # lease is taken at once instead of after it expires.
+        if not _dead_here(holder):
+            return False
+        taken = session.execute(
+            update(Lease)
+            .where(Lease.name == self.name, Lease.holder == holder)
+            .values(holder=self.holder, expires_at=expires)
+        )
+        session.commit()
+        return taken.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
     def release(self) -> None:
         """Lets the lease go at once, for the next worker."""
@@ -58,3 +74,19 @@ class Held:
                 .values(expires_at=now() - dt.timedelta(seconds=1))
             )
             session.commit()
+
+
+def _dead_here(holder: str) -> bool:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return True  # an earlier life of this very process id (pid 1 in a container)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False

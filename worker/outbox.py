@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from worker.errors import SendError
 from worker.failpoints import failpoint
-from worker.store import Case, Outgoing, audit, now
+from worker.store import Case, Outgoing, audit, now, utc
 
 log = logging.getLogger("worker.send")
 
@@ -158,7 +158,7 @@ def _file_unfiled(session: Session, transport: Transport) -> None:
 
 
 def _retry_later(session: Session, row: Outgoing, why: str) -> None:
-    if now() - _aware(row.created_at) > GIVE_UP_AFTER:
+    if now() - utc(row.created_at) > GIVE_UP_AFTER:
         _give_up(session, row, f"not sent for {GIVE_UP_AFTER.days} days: {why}")
         return
     pause = BACKOFF_MINUTES[min(max(row.attempts - 1, 0), len(BACKOFF_MINUTES) - 1)]
@@ -174,8 +174,3 @@ def _give_up(session: Session, row: Outgoing, why: str) -> None:
     row.case.reasons = [*row.case.reasons, f"{row.kind} to {row.recipient} failed: {why}"]
     audit(session, row.case, ACTOR, "send-given-up", f"{row.kind}: {why}")
     session.commit()
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands times back without their zone; the store writes UTC only.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,39 +1,165 @@
-"""`privacy-worker run`: one poll of the mailbox into the case store, and its summary table."""
+"""The worker's jobs, each one bounded round: poll the mailbox, send the outbox, housekeeping.
+`run --once` runs a poll and a send; `run` schedules them (worker/scheduler.py)."""
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.orm import Session
 
+from worker.account import imap_account, smtp_account
 from worker.classify import Classifier
 from worker.config import Settings
+from worker.housekeeping import deadlines, purge
+from worker.imap import ImapMailbox
 from worker.ingest import Policy, ingest
+from worker.lease import Held, holder_name
+from worker.mailbox import Mailbox
 from worker.maildir import Maildir
+from worker.outbox import Transport, flush
 from worker.rules import RuleSet
 from worker.scan.isolated import IsolatedScanner
 from worker.store import Message, open_store
 from worker.tenants import Registry
+from worker.transports import MaildirOutbox, SmtpTransport
+
+log = logging.getLogger("worker.service")
+
+# How long a lease lasts without renewal; a poll renews it between messages.
+LEASE_SECONDS = 300
+
+
+class Worker:
+    """Everything the jobs share: the store, the classifier (and its OCR child), the accounts."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RuleSet,
+        registry: Registry,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        environ = os.environ if environ is None else environ
+        self.settings = settings
+        self.imap = imap_account(settings, environ)
+        self.smtp = smtp_account(settings, environ)
+        self.engine = open_store(settings.store_url)
+        self.scanner = IsolatedScanner(rules.id_scan)
+        self.classifier = Classifier(rules, registry, settings.mailbox_address, scan=self.scanner)
+        self.policy = Policy(
+            settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
+        )
+        self.stopping = threading.Event()
+        self.holder = holder_name()
+        # A poll and a send never run at once in one process: both use the store's session.
+        self.busy = threading.Lock()
+
+    def close(self) -> None:
+        self.scanner.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def mailbox_name(self) -> str:
+        if self.imap is None:
+            return Maildir(self.settings.maildir).name
+        return ImapMailbox(self.imap, self.settings.imap_folder).name
+
+    def poll(self) -> list[Message]:
+        """One poll, under the mailbox's lease; another live worker's lease means skip."""
+        lease = Held(self.engine, f"poll {self.mailbox_name()}", self.holder, LEASE_SECONDS)
+        with self.busy:
+            if not lease.take():
+                log.warning("another worker holds the mailbox; this poll is skipped")
+                return []
+            try:
+                with self._mailbox() as mailbox, Session(self.engine) as session:
+                    stored = ingest(
+                        session, mailbox, self.classifier, self.policy, _go_on(self, lease)
+                    )
+                    # Read what the summary needs while the session is open.
+                    for message in stored:
+                        _ = message.case.messages, message.case.reference
+                    session.expunge_all()
+                    return stored
+            finally:
+                lease.release()
+
+    def send(self) -> int:
+        """One round of the outbox, under its lease."""
+        lease = Held(self.engine, "outbox", self.holder, LEASE_SECONDS)
+        with self.busy:
+            if not lease.take():
+                return 0
+            try:
+                with self._transport() as transport, Session(self.engine) as session:
+                    return flush(
+                        session, transport, self.settings.mailbox_address, self.stopping.is_set
+                    )
+            finally:
+                lease.release()
+
+    def housekeeping(self) -> None:
+        """The daily job: deadlines in the log, closed cases past retention purged."""
+        with self.busy, Session(self.engine) as session:
+            deadlines(session)
+            purge(session, self.settings.retention_days)
+
+    @contextmanager
+    def _mailbox(self) -> Iterator[Mailbox]:
+        if self.imap is None:
+            yield Maildir(self.settings.maildir)
+            return
+        with ImapMailbox(self.imap, self.settings.imap_folder, self.settings.imap_batch) as box:
+            yield box
+
+    @contextmanager
+    def _transport(self) -> Iterator[Transport]:
+        if self.smtp is None:
+            yield MaildirOutbox(self.settings.outbox_maildir)
+            return
+        with ExitStack() as stack:
+            sent = stack.enter_context(ImapMailbox(self.imap)) if self.imap else None
+            yield stack.enter_context(SmtpTransport(self.smtp, sent))
+
+
+def _go_on(worker: Worker, lease: Held) -> Callable[[], bool]:
+    counter = Counter[str]()
+
+    def stop() -> bool:
+        # Asked between messages: a SIGTERM ends the poll after the message in hand, and the
+        # lease is renewed now and then so a long backlog keeps it.
+        counter["asked"] += 1
+        if counter["asked"] % 20 == 0 and not lease.take():
+            log.error("lease on the mailbox lost to another worker; this poll stops")
+            return True
+        return worker.stopping.is_set()
+
+    return stop
 
 
 def run_once(
     settings: Settings, rules: RuleSet, registry: Registry, samples: Path | None, out: TextIO
 ) -> int:
-    """Delivers sample mails if asked, takes every new message in, prints what it made."""
-    engine = open_store(settings.store_url)
-    mailbox = Maildir(settings.maildir)
+    """Delivers sample mails if asked, one poll and one round of the outbox, then a table."""
     for path in sorted(samples.glob("*.eml")) if samples else []:
-        mailbox.deliver(path.read_bytes())
-    policy = Policy(
-        settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
-    )
-    with IsolatedScanner(rules.id_scan) as scanner, Session(engine) as session:
-        classifier = Classifier(rules, registry, settings.mailbox_address, scan=scanner)
-        out.write(summary(ingest(session, mailbox, classifier, policy)))
-    engine.dispose()
+        Maildir(settings.maildir).deliver(path.read_bytes())
+    with Worker(settings, rules, registry) as worker:
+        stored = worker.poll()
+        sent = worker.send()
+    out.write(summary(stored))
+    out.write(f"{sent} mail(s) sent\n")
     return 0
 
 

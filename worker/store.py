@@ -145,6 +145,12 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def utc(value: dt.datetime) -> dt.datetime:
+    """A time read from the store, with its zone: SQLite hands times back without one, and
+    the store writes UTC only."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def audit(session: Session, case: Case | None, actor: str, action: str, detail: str) -> None:
     """Adds one audit row in the caller's transaction."""
     session.add(

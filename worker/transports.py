@@ -73,6 +73,11 @@ class SmtpTransport:
             codes = [code for code, _ in refused.values()]
             raise SendError(f"recipient refused: {refused}", _permanent(codes))
 
+    def reachable(self) -> str:
+        """For doctor: connects and logs in (NOOP), sends nothing."""
+        self._connection().noop()
+        return f"{self.account.user}@{self.account.host}:{self.account.port} accepts a login"
+
     def was_sent(self, message_id: str) -> bool:
         if self.sent_box is None:
             return False
