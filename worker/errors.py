@@ -3,6 +3,7 @@
     WorkerError                  base of everything this package raises on purpose
     ├── ConfigError              the configuration file or environment is invalid
     ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
+    ├── CaseworkError            a staff action does not fit the case (closing a closed case, ...)
     └── OcrError                 tesseract could not read a page (scan turns it into a reason)
         ├── OcrTimeout           the attachment's time for OCR ran out
         └── OcrFailed            tesseract crashed, is missing, or refused the image
@@ -19,6 +20,10 @@ class WorkerError(Exception):
 
 class ConfigError(WorkerError):
     """The configuration file or environment is invalid."""
+
+
+class CaseworkError(WorkerError):
+    """A staff action does not fit the case as it is now; the message says why, for staff."""
 
 
 class OcrError(WorkerError):
