@@ -50,6 +50,15 @@ class Settings(BaseModel):
     due_days: int = Field(
         default=28, ge=1, le=90, description="days from receipt to the answer's due date"
     )
+    review_users_file: Path = Field(
+        default=Path("var/review-users"),
+        description="review page staff accounts: name:hash lines (privacy-worker review-user)",
+    )
+    review_listen: str = Field(
+        default="127.0.0.1:8025",
+        pattern=r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$",
+        description="host:port the review page listens on (keep it on loopback behind a proxy)",
+    )
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
