@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from worker.cli import main
 from worker.errors import ConfigError
-from worker.review.auth import Sessions
+from worker.review.auth import IDLE_SECONDS, Sessions
 from worker.review.users import check_password, hash_password, read_users, set_password
 
 PASSWORD = "correct horse battery"
@@ -83,3 +84,23 @@ def test_a_session_ends_when_its_user_is_removed_from_the_file(tmp_path: Path) -
     assert sessions.get(token + "x") is None
     path.write_text("")
     assert sessions.get(token) is None
+
+
+def test_an_idle_session_expires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "users"
+    set_password(path, "alice", PASSWORD)
+    sessions = Sessions(path)
+    token = sessions.login("alice", PASSWORD)
+    assert sessions.get(token) is not None
+    later = time.monotonic() + IDLE_SECONDS + 1
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert sessions.get(token) is None
+
+
+def test_review_refuses_to_start_without_a_staff_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PRIVACY_WORKER_REVIEW_USERS_FILE", str(tmp_path / "absent"))
+    monkeypatch.setenv("PRIVACY_WORKER_STORE_URL", f"sqlite:///{tmp_path / 'cases.sqlite'}")
+    assert main(["review", "--listen", "127.0.0.1:1"]) == 2
+    assert "no review users" in capsys.readouterr().err

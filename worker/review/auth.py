@@ -54,6 +54,7 @@ class Sessions:
         stored = read_users(self.users_file).get(name)
         if not check_password(password, stored) or stored is None:
             return None
+        self._forget_idle()
         token = new_token()
         self._by_digest[_digest(token)] = StaffSession(name, new_token())
         return token
@@ -72,6 +73,12 @@ class Sessions:
             return None
         session.seen = now
         return session
+
+    def _forget_idle(self) -> None:
+        # Sessions left without a logout would otherwise pile up until a restart.
+        cutoff = time.monotonic() - IDLE_SECONDS
+        for digest in [d for d, s in self._by_digest.items() if s.seen < cutoff]:
+            del self._by_digest[digest]
 
     def logout(self, token: str | None) -> None:
         """Ends the session of a cookie token, if any."""
