@@ -1,4 +1,4 @@
-"""The `privacy-worker` command line: classify, scan, check-rules."""
+"""The `privacy-worker` command line: classify, scan, run, doctor, check-rules, review."""
 
 from __future__ import annotations
 
@@ -91,6 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     check.add_argument("--rules", type=Path, default=None, help="rules folder")
     check.set_defaults(handler=_check_rules)
+
+    review = commands.add_parser("review", help="serve the review page for privacy staff")
+    review.add_argument("--listen", default=None, help="host:port (default: review_listen)")
+    review.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
+    review.set_defaults(handler=_review)
+
+    user = commands.add_parser("review-user", help="add a review page user or set a password")
+    user.add_argument("name", help="the user's name (lower case)")
+    user.set_defaults(handler=_review_user)
     return parser
 
 
@@ -177,3 +186,15 @@ def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> i
         f"{len(registry.tenants)} tenants\n"
     )
     return 0
+
+
+def _review(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.review.server import serve
+
+    return serve(settings, args.listen, args.tenants, out)
+
+
+def _review_user(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.review.server import review_user
+
+    return review_user(settings, args.name, out)

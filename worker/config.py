@@ -105,6 +105,15 @@ class Settings(BaseModel):
     log_format: Literal["json", "text"] = Field(
         default="json", description="json: one JSON object per log line; text: for a terminal"
     )
+    review_users_file: Path = Field(
+        default=Path("var/review-users"),
+        description="review page staff accounts: name:hash lines (privacy-worker review-user)",
+    )
+    review_listen: str = Field(
+        default="127.0.0.1:8025",
+        pattern=r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$",
+        description="host:port the review page listens on (keep it on loopback behind a proxy)",
+    )
 
     @model_validator(mode="after")
     def _plain_text_only_on_loopback(self) -> Settings:

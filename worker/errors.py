@@ -5,6 +5,7 @@
     ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
     ├── MailboxError (OSError)   the IMAP server or the connection failed: the poll stops, retried
     ├── SendError (OSError)      an outgoing mail could not be handed over; `permanent` or retried
+    ├── CaseworkError            a staff action does not fit the case (closing a closed case, ...)
     └── OcrError                 tesseract could not read a page (scan turns it into a reason)
         ├── OcrTimeout           the attachment's time for OCR ran out
         └── OcrFailed            tesseract crashed, is missing, or refused the image
@@ -34,6 +35,8 @@ class SendError(WorkerError, OSError):
         super().__init__(message)
         # A permanent refusal (5xx) is not retried: a person looks at the case.
         self.permanent = permanent
+class CaseworkError(WorkerError):
+    """A staff action does not fit the case as it is now; the message says why, for staff."""
 
 
 class OcrError(WorkerError):

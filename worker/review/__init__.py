@@ -1,0 +1,1 @@
+"""The review page: a small web app where privacy staff read cases and act on them."""
