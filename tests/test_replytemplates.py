@@ -140,6 +140,18 @@ def test_a_shared_piece_can_be_included(rules_copy: Path) -> None:
     assert rendered.body == "Groeten van Privacy team Carerix\n"
 
 
+def test_a_subject_block_written_over_lines_renders_as_one_line(rules_copy: Path) -> None:
+    write(
+        rules_copy,
+        "en",
+        "receipt",
+        GOOD.replace("Ref [{{ reference }}]", "\n  Received\r\n[{{ reference }}]\n"),
+    )
+    templates = load_templates(rules_copy)
+    rendered = templates.render("receipt", "en", sample_values(templates, "en"))
+    assert rendered.subject == "Received [PRIV-2026-000123]"
+
+
 def test_subject_lines_are_one_line() -> None:
     assert one_line("Re: hallo\r\nBcc: x@example.org\u2028x\x00y", 200) == (
         "Re: hallo Bcc: x@example.org x y"
