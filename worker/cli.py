@@ -180,10 +180,13 @@ def _doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from worker.replytemplates import load_templates
+
     rules, registry = _knowledge(args, settings)
+    templates = load_templates(rules.directory)
     out.write(
         f"ok: {len(rules.phrases)} phrase rules, {len(rules.headers)} header rules, "
-        f"{len(registry.tenants)} tenants\n"
+        f"{len(registry.tenants)} tenants, {len(templates.compiled)} templates\n"
     )
     return 0
 
