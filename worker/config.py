@@ -93,6 +93,11 @@ class Settings(BaseModel):
         default=60.0, gt=0, le=600, description="seconds before a silent server counts as down"
     )
     poll_seconds: int = Field(default=60, ge=5, le=3600, description="seconds between polls")
+    sender_name: str = Field(
+        default="Privacy Carerix",
+        pattern=r"^[^\r\n]{1,80}$",
+        description="the display name on every mail the worker sends",
+    )
     max_replies_per_day: int = Field(
         default=3, ge=0, le=100, description="automatic replies to one address in 24 hours"
     )

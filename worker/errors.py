@@ -35,6 +35,8 @@ class SendError(WorkerError, OSError):
         super().__init__(message)
         # A permanent refusal (5xx) is not retried: a person looks at the case.
         self.permanent = permanent
+
+
 class CaseworkError(WorkerError):
     """A staff action does not fit the case as it is now; the message says why, for staff."""
 

@@ -9,6 +9,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import default
 from email.utils import getaddresses
@@ -22,6 +23,7 @@ from worker.decide import Decision, failure
 from worker.failpoints import failpoint
 from worker.mailbox import ACTOR, Mailbox, finish_moves, move
 from worker.redact import without_documents
+from worker.respond import Original, Responder
 from worker.store import Case, Message, audit, next_reference, now
 
 
@@ -43,6 +45,7 @@ class Headers:
     subject: str
     sender: str
     refers_to: tuple[str, ...]
+    references: str = ""
 
     @classmethod
     def of(cls, raw: bytes) -> Headers:
@@ -52,8 +55,9 @@ class Headers:
             return cls(
                 str(parsed.get("Message-ID", "")).strip()[:998],
                 str(parsed.get("Subject", ""))[:2000],
-                (getaddresses([str(parsed.get("From", ""))]) or [("", "")])[0][1][:320],
+                _reply_address(parsed),
                 tuple(re.findall(r"<[^<>\s]+>", refers)),
+                " ".join(str(parsed.get("References", "")).split())[:4000],
             )
         except Exception:  # broken headers: the case is made all the same, in review
             return cls("", "", "", ())
@@ -65,6 +69,7 @@ def ingest(
     classifier: Classifier,
     policy: Policy,
     stop: Callable[[], bool] = lambda: False,
+    responder: Responder | None = None,
 ) -> list[Message]:
     """Finishes moves left by an earlier run, then takes every new message in, a batch of
     bodies at a time; returns the messages stored, each with its case. `stop` is asked between
@@ -87,7 +92,8 @@ def ingest(
         bodies = mailbox.fetch(keys)
         for key in keys:
             if key in bodies and not stop():
-                message = _take_in_one(session, mailbox, key, bodies.pop(key), classifier, policy)
+                raw = bodies.pop(key)
+                message = _take_in_one(session, mailbox, key, raw, classifier, policy, responder)
                 if message is not None:
                     stored.append(message)
     return stored
@@ -100,9 +106,10 @@ def _take_in_one(
     raw: bytes,
     classifier: Classifier,
     policy: Policy,
+    responder: Responder | None,
 ) -> Message | None:
     try:
-        message = take_in(session, mailbox, key, raw, classifier, policy)
+        message = take_in(session, mailbox, key, raw, classifier, policy, responder)
     except Exception as err:  # one bad message never blocks the ones behind it
         session.rollback()
         message = _take_in_failed(session, mailbox, key, raw, err, policy)
@@ -142,8 +149,10 @@ def take_in(
     raw: bytes,
     classifier: Classifier,
     policy: Policy,
+    responder: Responder | None = None,
 ) -> Message | None:
-    """Stores one message and its case in one transaction; None when another worker took it."""
+    """Stores one message and its case, and the mail it sends, in one transaction; None when
+    another worker took it."""
     try:
         decision = classifier.classify(raw)
         checked = True
@@ -154,7 +163,7 @@ def take_in(
     digest = hashlib.sha256(raw).hexdigest()  # of what arrived: a second delivery matches it
     kept = _keepable(raw, decision, checked)
     try:
-        message = _record(session, mailbox, key, kept, digest, headers, decision, policy)
+        message = _record(session, mailbox, key, kept, digest, headers, decision, policy, responder)
         session.commit()
         failpoint("after-commit")
     except IntegrityError:
@@ -185,6 +194,7 @@ def _record(
     headers: Headers,
     decision: Decision,
     policy: Policy,
+    responder: Responder | None = None,
 ) -> Message:
     received = now()
     message = Message(
@@ -218,6 +228,11 @@ def _record(
         audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
     else:
         case = _new_case(session, headers, decision, policy, received)
+        if responder is not None:
+            answered = Original(
+                headers.sender, headers.subject, headers.message_id, headers.references, raw
+            )
+            responder.new_case(session, case, decision, answered)
     message.case = case
     message.move_to = _folder("ignored" if decision.auto_generated else case.status)
     session.add(message)
@@ -295,4 +310,15 @@ def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | Non
 
 
 def _folder(status: str) -> str:
-    return {"ignored": "Ignored", "open": "Processed"}.get(status, "Review")
+    return {"ignored": "Ignored", "open": "Processed", "forwarded": "Processed"}.get(
+        status, "Review"
+    )
+
+
+def _reply_address(parsed: EmailMessage) -> str:
+    # Replies go where the sender asked (Reply-To), else to From: the first address only.
+    for header in ("Reply-To", "From"):
+        found = [a for _, a in getaddresses([str(parsed.get(header, ""))]) if "@" in a]
+        if found:
+            return found[0][:320]
+    return ""

@@ -24,6 +24,8 @@ from worker.lease import Held, holder_name
 from worker.mailbox import Mailbox
 from worker.maildir import Maildir
 from worker.outbox import Transport, flush
+from worker.replies import load_templates
+from worker.respond import Responder
 from worker.rules import RuleSet
 from worker.scan.isolated import IsolatedScanner
 from worker.store import Message, open_store
@@ -56,6 +58,13 @@ class Worker:
         self.policy = Policy(
             settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
         )
+        self.responder = Responder(
+            load_templates(rules.directory),
+            registry,
+            settings.mailbox_address,
+            settings.sender_name,
+            settings.max_replies_per_day,
+        )
         self.stopping = threading.Event()
         self.holder = holder_name()
         # A poll and a send never run at once in one process: both use the store's session.
@@ -86,7 +95,12 @@ class Worker:
             try:
                 with self._mailbox() as mailbox, Session(self.engine) as session:
                     stored = ingest(
-                        session, mailbox, self.classifier, self.policy, _go_on(self, lease)
+                        session,
+                        mailbox,
+                        self.classifier,
+                        self.policy,
+                        _go_on(self, lease),
+                        self.responder,
                     )
                     # Read what the summary needs while the session is open.
                     for message in stored:
