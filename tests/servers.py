@@ -107,6 +107,8 @@ class Dovecot:
     def folder(self, name: str) -> list[bytes]:
         """The raw messages in a folder, in UID order."""
         with self.client() as client:
+            if not client.folder_exists(name):
+                return []
             client.select_folder(name, readonly=True)
             uids = client.search(["ALL"])
             found = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}

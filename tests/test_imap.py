@@ -171,3 +171,30 @@ def test_an_unredacted_copy_is_replaced_on_the_server_once(
     [kept] = dovecot.folder("Review")
     assert base64.b64encode(image[:300])[:60] not in kept.replace(b"\r\n", b"")
     assert dovecot.folder("INBOX") == []
+
+
+def test_idle_survives_a_dropped_connection_and_still_reports_new_mail(dovecot: Dovecot) -> None:
+    import threading
+    import time
+
+    from worker.idle import IdleWatch
+
+    new_mail = threading.Event()
+    watch = IdleWatch(account(dovecot), "INBOX", new_mail.set, check=1.0)
+    watch.start()
+    try:
+        deadline = time.monotonic() + 20
+        while watch.sessions < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        dovecot.drop_connections()
+        while watch.sessions < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watch.sessions == 2, "IDLE must reconnect after the connection died"
+        time.sleep(0.5)
+        dovecot.deliver(mail(1))
+        assert new_mail.wait(15)
+    finally:
+        watch.stop()
+        watch.join(15)
+    assert not watch.is_alive()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -72,8 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="+", help="images or PDFs")
     scan.set_defaults(handler=_scan)
 
-    run = commands.add_parser("run", help="take the mailbox's new mail into the case store")
-    run.add_argument("--once", action="store_true", help="one poll, then exit (required for now)")
+    run = commands.add_parser("run", help="the service: poll, answer, forward, until SIGTERM")
+    run.add_argument(
+        "--once", action="store_true", help="one poll and one round of the outbox, then exit"
+    )
     run.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     run.add_argument("--rules", type=Path, default=None, help="rules folder")
     run.add_argument(
@@ -84,8 +88,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
-    doctor = commands.add_parser("doctor", help="check rules, tesseract, store and mailbox")
+    doctor = commands.add_parser(
+        "doctor", help="check config, rules, tesseract, store, mailbox and SMTP"
+    )
     doctor.set_defaults(handler=_doctor)
+
+    health = commands.add_parser("health", help="exit 0 while `run` polls (container healthcheck)")
+    health.add_argument(
+        "--max-age",
+        type=float,
+        default=None,
+        help="seconds since the last poll that still count as healthy (default: 3 poll rounds)",
+    )
+    health.set_defaults(handler=_health)
 
     check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
@@ -164,13 +179,31 @@ def _each_file(
 
 
 def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.service import run_once
+    from worker import logs
+    from worker.scheduler import run_forever
+    from worker.service import Worker, run_once
 
-    if not args.once:
-        print("privacy-worker run: only --once is built so far", file=sys.stderr)
-        return 2
+    logs.setup(settings.log_format, logging.WARNING if args.once else logging.INFO)
     rules, registry = _knowledge(args, settings)
-    return run_once(settings, rules, registry, args.samples, out)
+    if args.once:
+        return run_once(settings, rules, registry, args.samples, out)
+    if args.samples:
+        print("privacy-worker run: --samples only with --once", file=sys.stderr)
+        return 2
+    with Worker(settings, rules, registry) as worker:
+        return run_forever(worker, settings.heartbeat_file)
+
+
+def _health(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    limit = args.max_age or max(3 * settings.poll_seconds, 300)
+    try:
+        age = time.time() - settings.heartbeat_file.stat().st_mtime
+    except FileNotFoundError:
+        out.write(f"unhealthy: no poll yet ({settings.heartbeat_file} missing)\n")
+        return 1
+    healthy = age <= limit
+    out.write(f"{'healthy' if healthy else 'unhealthy'}: last poll {age:.0f} s ago\n")
+    return 0 if healthy else 1
 
 
 def _doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

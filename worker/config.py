@@ -104,6 +104,10 @@ class Settings(BaseModel):
     retention_days: int = Field(
         default=1095, ge=30, description="closed cases are purged this many days after closing"
     )
+    heartbeat_file: Path = Field(
+        default=Path("var/heartbeat"),
+        description="touched after every poll; `privacy-worker health` reads its age",
+    )
     metrics_listen: str = Field(
         default="", description="host:port of the Prometheus metrics endpoint; empty: off"
     )

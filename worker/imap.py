@@ -25,7 +25,7 @@ from worker.maildir import FOLDERS
 log = logging.getLogger("worker.fetch")
 
 # Errors that mean the server or the connection failed, not the message.
-_TRANSPORT_ERRORS = (OSError, ssl.SSLError, imaplib.IMAP4.error, IMAPClientError, EOFError)
+TRANSPORT_ERRORS = (OSError, ssl.SSLError, imaplib.IMAP4.error, IMAPClientError, EOFError)
 
 
 def connect(account: Account) -> IMAPClient:
@@ -39,7 +39,7 @@ def connect(account: Account) -> IMAPClient:
             ssl_context=ssl.create_default_context() if account.security != "none" else None,
             timeout=account.timeout,
         )
-    except _TRANSPORT_ERRORS as err:
+    except TRANSPORT_ERRORS as err:
         raise MailboxError(f"{where}: {err}") from err
     try:
         if account.security == "starttls":
@@ -48,8 +48,8 @@ def connect(account: Account) -> IMAPClient:
             client.oauth2_login(account.user, account.oauth.token())
         else:
             client.login(account.user, account.password())
-    except (*_TRANSPORT_ERRORS, MailboxError) as err:
-        with suppress(*_TRANSPORT_ERRORS):
+    except (*TRANSPORT_ERRORS, MailboxError) as err:
+        with suppress(*TRANSPORT_ERRORS):
             client.shutdown()
         raise MailboxError(f"{where}: {err}") from err
     return client
@@ -85,7 +85,7 @@ class ImapMailbox:
         client, self._client = self._client, None
         if client is not None:
             # The connection may be gone already; nothing is pending on it.
-            with suppress(*_TRANSPORT_ERRORS):
+            with suppress(*TRANSPORT_ERRORS):
                 client.logout()
 
     def __enter__(self) -> ImapMailbox:
@@ -170,14 +170,14 @@ class ImapMailbox:
             raise MailboxError(f"{self.name}: not connected")
         try:
             yield self._client
-        except _TRANSPORT_ERRORS as err:
+        except TRANSPORT_ERRORS as err:
             self._drop()
             raise MailboxError(f"{self.name}: {err}") from err
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with suppress(*_TRANSPORT_ERRORS):
+            with suppress(*TRANSPORT_ERRORS):
                 client.shutdown()
 
 

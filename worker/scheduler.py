@@ -1,0 +1,113 @@
+"""`privacy-worker run`: the jobs on a schedule (APScheduler 3), until SIGTERM.
+
+Each job is one bounded round and never raises: a failed round is logged and counted, and
+the next one tries again. SIGTERM or SIGINT lets the message in hand finish, then the worker
+exits. With `imap_idle`, a thread waits in IMAP IDLE and starts a poll as soon as mail comes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from worker.idle import IdleWatch
+from worker.metrics import Metrics
+from worker.service import Worker
+
+log = logging.getLogger("worker.service")
+
+POLL_JOB = "poll"
+SEND_JOB = "send"
+
+
+def run_forever(worker: Worker, heartbeat: Path) -> int:
+    """Runs until a signal; returns the exit code."""
+    settings = worker.settings
+    metrics = Metrics(worker.engine)
+    if settings.metrics_listen:
+        metrics.serve(settings.metrics_listen)
+    scheduler = BlockingScheduler(
+        timezone=dt.UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+    start = dt.datetime.now(dt.UTC)
+
+    def poll() -> None:
+        stored = worker.poll()
+        for message in stored:
+            outcome = "duplicate" if message.duplicate_of else "taken-in"
+            metrics.messages.labels(outcome).inc()
+        metrics.last_poll = time.time()
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        heartbeat.touch()
+        if stored and not worker.stopping.is_set():
+            # New cases may have queued replies: they go now, not at the next send round.
+            scheduler.modify_job(SEND_JOB, next_run_time=dt.datetime.now(dt.UTC))
+
+    def send() -> None:
+        metrics.sent.inc(worker.send())
+
+    jobs: list[tuple[str, Callable[[], None], dict[str, object]]] = [
+        (POLL_JOB, poll, {"trigger": "interval", "seconds": settings.poll_seconds}),
+        (SEND_JOB, send, {"trigger": "interval", "seconds": settings.poll_seconds}),
+        ("housekeeping", worker.housekeeping, {"trigger": "cron", "hour": 3, "minute": 17}),
+    ]
+    for name, job, trigger in jobs:
+        scheduler.add_job(
+            _guarded(name, job, metrics, worker.stopping),
+            id=name,
+            next_run_time=start,
+            **trigger,
+        )
+    watch = _idle(worker, scheduler)
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        log.info("signal %d: finishing the message in hand, then stopping", signum)
+        worker.stopping.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("running: poll and send every %d s", settings.poll_seconds)
+    scheduler.start()
+    # The scheduler has stopped taking jobs; the one running finishes under the lock.
+    with worker.busy:
+        pass
+    if watch is not None:
+        watch.stop()
+    log.info("stopped")
+    return 0
+
+
+def _guarded(
+    name: str, job: Callable[[], None], metrics: Metrics, stopping: threading.Event
+) -> Callable[[], None]:
+    def run() -> None:
+        if stopping.is_set():
+            return
+        try:
+            job()
+        except Exception:  # one failed round never ends the service
+            metrics.errors.labels(name).inc()
+            log.exception("%s round failed; the next round tries again", name)
+
+    return run
+
+
+def _idle(worker: Worker, scheduler: BlockingScheduler) -> IdleWatch | None:
+    if not (worker.settings.imap_idle and worker.imap is not None):
+        return None
+
+    def new_mail() -> None:
+        scheduler.modify_job(POLL_JOB, next_run_time=dt.datetime.now(dt.UTC))
+
+    watch = IdleWatch(worker.imap, worker.settings.imap_folder, new_mail)
+    watch.start()
+    return watch
