@@ -1,4 +1,5 @@
-"""What privacy staff do to a case: close, reopen, approve, recategorise, set the tenant, note.
+"""What privacy staff do to a case: close, reopen, approve, recategorise, set the tenant, note,
+send a reply or forward it to the customer.
 
 Each function changes one case and adds its audit row in the caller's transaction, so the
 change and the record of who made it commit together or not at all; the caller commits. The
@@ -8,24 +9,33 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from worker.decide import REQUEST_CATEGORIES
 from worker.errors import CaseworkError
-from worker.store import Case, audit
+from worker.ingest import Headers
+from worker.refusal import refusal
+from worker.respond import Original, Responder
+from worker.store import Case, audit, now
 from worker.tenants import Registry
 
 CATEGORIES = ("inspection", "correction", "deletion", "processor_routed", "other")
-STATUSES = ("review", "open", "ignored", "closed")
+STATUSES = ("review", "open", "forwarded", "ignored", "closed")
 MAX_NOTE = 4000
 
-# Outgoing mail goes here later: "send acknowledgement" and "forward to customer" will be
-# functions of this module that write outbox rows (and an audit row) in the same transaction;
-# the send job delivers them. Nothing in this module talks SMTP.
+# What staff can send from a case; each writes outbox rows (and an audit row) in the same
+# transaction, and the send job delivers them. Nothing in this module talks SMTP.
+REPLIES = {
+    "ack": "acknowledge the request (its category)",
+    "receipt": "neutral receipt",
+    "id-resubmit": "ask for a redacted ID copy (KopieID)",
+    "forward": "forward to the customer and tell the requester",
+}
 
 
 def close(session: Session, case: Case, actor: str, note: str = "") -> None:
     """Closes a case: it is answered or needs nothing more."""
     if case.status == "closed":
         raise CaseworkError(f"{case.reference} is already closed")
-    previous, case.status = case.status, "closed"
+    previous, case.status, case.closed_at = case.status, "closed", now()
     audit(session, case, actor, "closed", _with_note(f"{previous} -> closed", note))
 
 
@@ -33,7 +43,7 @@ def reopen(session: Session, case: Case, actor: str, note: str = "") -> None:
     """Sends a case (back) to review: a person must look at it again."""
     if case.status == "review":
         raise CaseworkError(f"{case.reference} is already in review")
-    previous, case.status = case.status, "review"
+    previous, case.status, case.closed_at = case.status, "review", None
     audit(session, case, actor, "reopened", _with_note(f"{previous} -> review", note))
 
 
@@ -66,6 +76,48 @@ def set_tenant(
         raise CaseworkError(f"{case.reference} already has tenant {tenant or 'none'}")
     previous, case.tenant = case.tenant, tenant
     audit(session, case, actor, "tenant", f"{previous or 'none'} -> {tenant or 'none'}")
+
+
+def send_reply(
+    session: Session, case: Case, actor: str, choice: str, responder: Responder | None
+) -> None:
+    """Queues the mail staff chose for a case; the send job delivers it. Machine and broken
+    addresses stay refused; the daily limit is for automatic replies, not for staff."""
+    if responder is None:
+        raise CaseworkError("sending is not set up for this page")
+    if choice not in REPLIES:
+        raise CaseworkError(f"unknown reply {choice!r}")
+    first = case.messages[0] if case.messages else None
+    headers = Headers.of(first.raw or b"") if first is not None else None
+    mail = Original(
+        case.requester,
+        case.subject,
+        first.message_id if first is not None else "",
+        headers.references if headers is not None else "",
+        first.raw if first is not None else None,
+    )
+    why = refusal(case.requester, responder.mailbox, responder.templates.never_reply)
+    if why is not None:
+        raise CaseworkError(f"no mail to {case.requester or 'this sender'}: {why}")
+    for kind in _kinds(case, choice, responder, mail):
+        responder.send(session, case, kind, mail)
+    if choice == "forward":
+        case.status, case.closed_at = "forwarded", now()
+    audit(session, case, actor, "reply", f"{REPLIES[choice]} queued")
+
+
+def _kinds(case: Case, choice: str, responder: Responder, mail: Original) -> tuple[str, ...]:
+    if choice == "ack":
+        if case.category not in REQUEST_CATEGORIES:
+            raise CaseworkError(f"a {case.category} case has no acknowledgement; send a receipt")
+        return (f"ack-{case.category}",)
+    if choice == "forward":
+        if case.category != "processor_routed" or case.tenant not in responder.tenants:
+            raise CaseworkError("forwarding needs category processor_routed and a tenant")
+        if mail.kept is None:
+            raise CaseworkError("nothing of the mail was kept to forward; write to them by hand")
+        return ("routed-cover", "routed-requester")
+    return (choice,)
 
 
 def add_note(session: Session, case: Case, actor: str, text: str) -> None:

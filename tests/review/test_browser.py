@@ -31,7 +31,7 @@ from worker.classify import Classifier
 from worker.ingest import Policy, ingest
 from worker.maildir import Maildir
 from worker.review.users import set_password
-from worker.store import Audit, Case, open_store
+from worker.store import Audit, Case, Outgoing, open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium as root in a closed network: no sandbox (root), no GPU, and none of the
@@ -53,6 +53,7 @@ MAILS = {
     "close": "en-deletion-formal-art17.eml",
     "csrf": "nl-processor-flexwerk-ambiguous.eml",
     "stale": "en-deletion-plz-remove.eml",
+    "reply": "nl-inspection-multipart-alt.eml",
 }
 SCRIPT_TEXT = 'Delete my data please. <script>alert("text")</script> <b>not bold</b>'
 
@@ -310,6 +311,25 @@ def test_closing_a_case_with_a_note_records_the_user_in_the_audit_log(
     assert server.case("close").status == "closed"
     expected = (USER, "closed", "open -> closed: Answered by letter on 2 March.")
     assert server.log("close")[-1] == expected
+
+
+def test_staff_queue_an_acknowledgement_and_a_forward_that_does_not_fit_is_refused(
+    page: Page, server: Server
+) -> None:
+    log_in(page, server)
+    page.goto(f"{server.url}/case/{server.references['reply']}")
+    page.select_option("#reply-form select[name=reply]", "forward")
+    page.click("#reply")
+    assert "forwarding needs category processor_routed" in page.content()
+    page.goto(f"{server.url}/case/{server.references['reply']}")
+    page.select_option("#reply-form select[name=reply]", "ack")
+    page.click("#reply")
+    table = page.locator("#outgoing").inner_text()
+    assert "ack-inspection" in table and "pending" in table
+    with Session(server.engine) as session:
+        rows = list(session.scalars(select(Outgoing)))
+    assert [(r.kind, r.status) for r in rows] == [("ack-inspection", "pending")]
+    assert server.log("reply")[-1][:2] == (USER, "reply")
 
 
 def test_a_post_without_the_csrf_token_changes_nothing(server: Server) -> None:

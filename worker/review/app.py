@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -22,6 +23,7 @@ from starlette.routing import Route
 
 from worker import casework
 from worker.errors import CaseworkError
+from worker.respond import Responder
 from worker.review import views
 from worker.review.auth import COOKIE, LOGIN_COOKIE, Sessions, StaffSession, new_token, same
 from worker.review.web import SecurityHeaders, local_path, read_form, render, see_other, templates
@@ -29,25 +31,47 @@ from worker.store import Case, now
 from worker.tenants import Registry
 
 STATIC = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True)
+class Tools:
+    """What actions may need besides the case: the registry, and the responder for mail."""
+
+    registry: Registry
+    responder: Responder | None
+
+
 # One staff action: changes the case through casework, from the form's fields.
-Action = Callable[[Session, Case, str, dict[str, str], Registry], None]
+Action = Callable[[Session, Case, str, dict[str, str], Tools], None]
 
 ACTIONS: dict[str, Action] = {
     "close": lambda s, c, who, f, _: casework.close(s, c, who, f.get("note", "")),
     "reopen": lambda s, c, who, f, _: casework.reopen(s, c, who, f.get("note", "")),
     "approve": lambda s, c, who, f, _: casework.approve(s, c, who, f.get("note", "")),
     "category": lambda s, c, who, f, _: casework.set_category(s, c, who, f.get("category", "")),
-    "tenant": lambda s, c, who, f, r: casework.set_tenant(s, c, who, f.get("tenant") or None, r),
+    "tenant": lambda s, c, who, f, t: casework.set_tenant(
+        s, c, who, f.get("tenant") or None, t.registry
+    ),
     "note": lambda s, c, who, f, _: casework.add_note(s, c, who, f.get("note", "")),
+    "reply": lambda s, c, who, f, t: casework.send_reply(
+        s, c, who, f.get("reply", ""), t.responder
+    ),
 }
 
 
 class ReviewApp:
     """The review page over one store, one users file and one tenant registry."""
 
-    def __init__(self, engine: Engine, users_file: Path, registry: Registry) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        users_file: Path,
+        registry: Registry,
+        responder: Responder | None = None,
+    ) -> None:
         self.engine = engine
         self.registry = registry
+        self.tools = Tools(registry, responder)
         self.sessions = Sessions(users_file)
         self.templates = templates()
 
@@ -158,6 +182,8 @@ class ReviewApp:
                 log=views.audit_log(session, case),
                 version=views.version(session, case),
                 categories=casework.CATEGORIES,
+                replies=casework.REPLIES if self.tools.responder else {},
+                outgoing=list(case.outgoing),
                 tenants=self.registry.tenants,
                 error=error,
                 staff=staff,
@@ -191,7 +217,7 @@ class ReviewApp:
                         "The case changed after this page was shown; nothing was done. "
                         "Read it again and repeat the action if it still fits."
                     )
-                action(session, case, staff.user, form, self.registry)
+                action(session, case, staff.user, form, self.tools)
         except CaseworkError as err:
             return str(err)
         return None
