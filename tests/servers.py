@@ -244,3 +244,42 @@ def smtp_server(port: int | None = None) -> Iterator[tuple[SmtpSink, object]]:
         # A test may have stopped it already.
         with contextlib.suppress(AssertionError, RuntimeError):
             controller.stop()
+
+
+@contextmanager
+def postgres_server() -> Iterator[str]:
+    """A private PostgreSQL cluster on 127.0.0.1 (Debian's postgresql, run as its user);
+    yields its SQLAlchemy URL. Fails (never skips) when it cannot run here."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not versions or os.geteuid() != 0:
+        pytest.fail("PostgreSQL tests need Debian's postgresql and root (./dev setup installs it)")
+    bindir = versions[-1].parent
+    base = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
+    base.chmod(0o755)
+    owner = pwd.getpwnam("postgres")
+    os.chown(base, owner.pw_uid, owner.pw_gid)
+    port = free_port()
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True
+        )
+
+    as_postgres(str(bindir / "initdb"), "-D", str(base / "data"), "-A", "trust", "-U", "postgres")
+    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+    as_postgres(
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(base / "data"),
+        "-o",
+        options,
+        "-l",
+        str(base / "log"),
+        "-w",
+        "start",
+    )
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        as_postgres(str(bindir / "pg_ctl"), "-D", str(base / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)

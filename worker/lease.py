@@ -16,10 +16,16 @@ from sqlalchemy.orm import Session
 
 from worker.store import Lease, now
 
+# The holder names made by this process: a lease of this pid under another name is an
+# earlier life's.
+_MINE: set[str] = set()
+
 
 def holder_name() -> str:
     """Who holds a lease: host, process and a random part (a pid is reused after a restart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    _MINE.add(name)
+    return name
 
 
 class Held:
@@ -82,7 +88,8 @@ def _dead_here(holder: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return False
     if int(pid) == os.getpid():
-        return True  # an earlier life of this very process id (pid 1 in a container)
+        # Pid 1 in a restarted container is this process again, or an earlier life of it.
+        return holder not in _MINE
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
