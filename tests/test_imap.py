@@ -198,3 +198,33 @@ def test_idle_survives_a_dropped_connection_and_still_reports_new_mail(dovecot: 
         watch.stop()
         watch.join(15)
     assert not watch.is_alive()
+
+
+def test_a_move_the_server_refuses_waits_and_holds_up_no_other_mail(
+    dovecot: Dovecot, store: Session, classifier: Classifier
+) -> None:
+    import os
+
+    from tests.servers import USER
+
+    dovecot.deliver(
+        make_mail("Ik ben afwezig.", subject="Afwezig", Auto_Submitted="auto-replied")
+    )
+    with ImapMailbox(account(dovecot)):
+        pass  # makes the folders
+    # The Ignored folder refuses every message (as a full quota or a missing right would).
+    for sub in ("tmp", "new", "cur"):
+        path = dovecot.base / "mail" / USER / ".Ignored" / sub
+        os.chown(path, 0, 0)
+        path.chmod(0o555)
+    with ImapMailbox(account(dovecot)) as mailbox:
+        ingest(store, mailbox, classifier, Policy())
+    for n in range(3):
+        dovecot.deliver(mail(n))
+    for _ in range(2):
+        with ImapMailbox(account(dovecot)) as mailbox:
+            ingest(store, mailbox, classifier, Policy())
+    assert count(store, Case) == 4 and len(dovecot.folder("Processed")) == 3
+    assert len(dovecot.folder("INBOX")) == 1  # only the refused one waits, still recorded
+    pending = list(store.scalars(select(Message).where(Message.move_to.is_not(None))))
+    assert [m.move_to for m in pending] == ["Ignored"]

@@ -100,15 +100,28 @@ class ImapMailbox:
             return [str(uid) for uid in sorted(client.search(["ALL"]))]
 
     def fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """The bodies of these UIDs, without setting \\Seen; UIDs no longer there are absent."""
+        """The bodies of these UIDs, without setting \\Seen; UIDs no longer there are absent.
+        A batch the server refuses is fetched one by one: only the refused message waits."""
         found: dict[str, bytes] = {}
+        for start in range(0, len(keys), self.batch):
+            batch = [int(k) for k in keys[start : start + self.batch]]
+            try:
+                found.update(self._bodies(batch))
+            except Refused:
+                for uid in batch:
+                    try:
+                        found.update(self._bodies([uid]))
+                    except Refused as err:
+                        log.warning("UID %s cannot be fetched now: %s", uid, err)
+        return found
+
+    def _bodies(self, uids: list[int]) -> dict[str, bytes]:
+        found = {}
         with self._guard() as client:
-            for start in range(0, len(keys), self.batch):
-                uids = [int(k) for k in keys[start : start + self.batch]]
-                for uid, data in client.fetch(uids, ["BODY.PEEK[]"]).items():
-                    body = data.get(b"BODY[]")
-                    if isinstance(body, bytes):
-                        found[str(uid)] = body
+            for uid, data in client.fetch(uids, ["BODY.PEEK[]"]).items():
+                body = data.get(b"BODY[]")
+                if isinstance(body, bytes):
+                    found[str(uid)] = body
         return found
 
     def move(self, key: str, folder: str) -> None:
@@ -118,7 +131,8 @@ class ImapMailbox:
             if self._move:
                 client.move([uid], folder)
             else:
-                if not client.search(["UID", str(uid)]):
+                # A copy made before a crash left the original flagged \\Deleted: done.
+                if not client.search(["UID", str(uid), "UNDELETED"]):
                     return
                 client.copy([uid], folder)
                 self._delete(client, uid)
@@ -165,12 +179,16 @@ class ImapMailbox:
     @contextmanager
     def _guard(self) -> Iterator[IMAPClient]:
         # A failure of the connection is a MailboxError (an OSError): the poll stops and the
-        # next one connects anew. The session is dropped, never reused half-broken.
+        # next one connects anew, the session dropped, never reused half-broken. A command
+        # the server refused (NO, BAD: a full folder, a missing right) is a Refused: the
+        # session is fine and the next message goes on.
         if self._client is None:
             raise MailboxError(f"{self.name}: not connected")
         try:
             yield self._client
         except TRANSPORT_ERRORS as err:
+            if _refusal(err):
+                raise Refused(f"{self.name}: {err}") from err
             self._drop()
             raise MailboxError(f"{self.name}: {err}") from err
 
@@ -179,6 +197,15 @@ class ImapMailbox:
         if client is not None:
             with suppress(*TRANSPORT_ERRORS):
                 client.shutdown()
+
+
+class Refused(MailboxError):
+    """The server refused one command (NO or BAD); the connection is still good."""
+
+
+def _refusal(err: BaseException) -> bool:
+    # imaplib's abort (a subclass of its error) means the connection is gone.
+    return isinstance(err, imaplib.IMAP4.error) and not isinstance(err, imaplib.IMAP4.abort)
 
 
 def _message_id(fetched: dict[int, dict[bytes, Any]]) -> str:
