@@ -51,8 +51,12 @@ def test_a_lease_left_by_a_killed_process_on_this_machine_is_taken_at_once(
         text=True,
         check=True,
     ).stdout.strip()
-    assert Held(engine, "poll inbox", f"{socket.gethostname()}:{gone}:0000").take()
+    namespace = holder_name().split(":")[2]
+    assert Held(engine, "poll inbox", f"{socket.gethostname()}:{gone}:{namespace}:0000").take()
     assert Held(engine, "poll inbox", holder_name()).take()
-    # A live process on another machine is not second-guessed.
-    assert Held(engine, "outbox", f"another-host:{gone}:0000").take()
+    # A process on another machine, or in another container with the same host name and
+    # pid, is not second-guessed.
+    assert Held(engine, "outbox", f"another-host:{gone}:{namespace}:0000").take()
     assert not Held(engine, "outbox", holder_name()).take()
+    assert Held(engine, "other", f"{socket.gethostname()}:{gone}:4026531999:0000").take()
+    assert not Held(engine, "other", holder_name()).take()

@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 from tests.servers import Dovecot, dovecot_server, smtp_server
 from worker.account import Account
 from worker.imap import ImapMailbox
+from worker.lease import holder_name
 from worker.outbox import backlog, flush, queue
 from worker.store import Audit, Case, Outgoing, now, open_store
 from worker.transports import MaildirOutbox, SmtpTransport
@@ -149,6 +150,7 @@ FLUSH = textwrap.dedent(
     from sqlalchemy.orm import Session
     from worker.account import Account
     from worker.imap import ImapMailbox
+    from worker.lease import holder_name
     from worker.outbox import flush
     from worker.store import open_store
     from worker.transports import SmtpTransport
@@ -158,7 +160,7 @@ FLUSH = textwrap.dedent(
     smtp = Account("127.0.0.1", smtp_port, "none", "privacy@carerix.com")
     with Session(open_store(url)) as session, ImapMailbox(imap) as sent:
         with SmtpTransport(smtp, sent) as transport:
-            flush(session, transport, "privacy@carerix.com")
+            flush(session, transport, "privacy@carerix.com", holder=holder_name())
     """
 )
 
@@ -223,3 +225,50 @@ def reply_bytes() -> bytes:
     message["Message-ID"] = "<PRIV-2026-000001.ack.1@carerix.com>"
     message.set_content("x")
     return message.as_bytes()
+
+
+class Counting(MaildirOutbox):
+    """The local outbox, counting every hand-over (it takes a mail sent twice only once)."""
+
+    sends: list[bytes]
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        self.sends.append(raw)
+        super().send(raw, sender, recipients)
+
+
+class Overlapping:
+    """A transport during whose first hand-over a second worker runs a whole round of its own
+    (it took the lease after the first one's expired)."""
+
+    def __init__(self, inner: Counting, second: Session) -> None:
+        self.inner, self.second, self.first = inner, second, True
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        if self.first:
+            self.first = False
+            flush(self.second, self.inner, SENDER, holder=holder_name())
+        self.inner.send(raw, sender, recipients)
+
+    def was_sent(self, message_id: str) -> bool:
+        return self.inner.was_sent(message_id)
+
+    def file(self, raw: bytes, message_id: str) -> None:
+        self.inner.file(raw, message_id)
+
+
+def test_two_workers_sending_at_once_never_send_a_row_twice(
+    store: Session, db: str, tmp_path: Path
+) -> None:
+    queue_three(store)
+    other = open_store(db)
+    outbox = Counting(tmp_path / "sent")
+    outbox.sends = []
+    with Session(other) as second:
+        flush(store, Overlapping(outbox, second), SENDER, holder=holder_name())
+    other.dispose()
+    # The first worker had claimed one row before the second began; the second sent the
+    # other two, which the first then found claimed and skipped.
+    assert len(outbox.sends) == 3 and len(outbox.sent()) == 3
+    store.expire_all()
+    assert [r.status for r in store.scalars(select(Outgoing))] == ["sent"] * 3

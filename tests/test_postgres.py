@@ -98,3 +98,18 @@ def test_leases_and_retention(engine: Engine, tmp_path: Path, classifier: Classi
         session.commit()
         assert purge(session, 1095) == 1
         assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_a_header_that_decodes_to_a_nul_is_still_taken_in(
+    engine: Engine, tmp_path: Path, classifier: Classifier
+) -> None:
+    # PostgreSQL refuses a NUL in text; a subject's encoded word can decode to one.
+    raw = make_mail(REQUEST, subject="PLACEHOLDER").replace(
+        b"Subject: PLACEHOLDER", b"Subject: =?utf-8?q?Inzage=00verzoek?="
+    )
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(raw)
+    with Session(engine) as session:
+        [message] = ingest(session, mailbox, classifier, Policy())
+        assert message.case.subject == "Inzage verzoek" and message.raw == raw
+    assert mailbox.waiting() == []

@@ -5,6 +5,7 @@
     ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
     ├── MailboxError (OSError)   the IMAP server or the connection failed: the poll stops, retried
     ├── SendError (OSError)      an outgoing mail could not be handed over; `permanent` or retried
+    │   └── MaybeSent            the link died after the data went: settled by the Sent folder
     ├── CaseworkError            a staff action does not fit the case (closing a closed case, ...)
     └── OcrError                 tesseract could not read a page (scan turns it into a reason)
         ├── OcrTimeout           the attachment's time for OCR ran out
@@ -39,6 +40,10 @@ class SendError(WorkerError, OSError):
 
 class CaseworkError(WorkerError):
     """A staff action does not fit the case as it is now; the message says why, for staff."""
+
+
+class MaybeSent(SendError):
+    """The connection failed after the message data was sent: the server may have it."""
 
 
 class OcrError(WorkerError):

@@ -56,11 +56,11 @@ class Headers:
             parsed = BytesHeaderParser(policy=default).parsebytes(raw[:65536])
             refers = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
             return cls(
-                str(parsed.get("Message-ID", "")).strip()[:998],
-                str(parsed.get("Subject", ""))[:2000],
-                _reply_address(parsed),
-                tuple(re.findall(r"<[^<>\s]+>", refers)),
-                " ".join(str(parsed.get("References", "")).split())[:4000],
+                _printable(str(parsed.get("Message-ID", "")).strip())[:998],
+                _printable(str(parsed.get("Subject", "")))[:2000],
+                _printable(_reply_address(parsed)),
+                tuple(re.findall(r"<[^<>\s\x00-\x1f]+>", refers)),
+                _printable(" ".join(str(parsed.get("References", "")).split()))[:4000],
             )
         except Exception:  # broken headers: the case is made all the same, in review
             return cls("", "", "", ())
@@ -147,24 +147,21 @@ def _take_in_failed(
     session: Session, mailbox: Mailbox, key: str, raw: bytes, err: Exception, policy: Policy
 ) -> Message | None:
     """A case in review for a message that could not be taken in the normal way, its images and
-    PDFs cut (unchecked); None when even that fails, and the message waits for the next poll."""
-    decision = failure(f"could not be taken in: {type(err).__name__}: {err}")
-    try:
-        message = _record(
-            session,
-            mailbox,
-            key,
-            _keepable(raw, decision, checked=False),
-            hashlib.sha256(raw).hexdigest(),
-            Headers.of(raw),
-            decision,
-            policy,
-        )
-        session.commit()
-    except Exception:
-        session.rollback()
-        return None
-    return message
+    PDFs cut (unchecked). Tried with the message's headers, then without them (one may be what
+    the store refused); None when even that fails, and the message waits for the next poll."""
+    log.error("%s could not be taken in: %s: %s", key, type(err).__name__, err)
+    decision = failure(f"could not be taken in: {type(err).__name__}: {err}"[:2000])
+    kept = _keepable(raw, decision, checked=False)
+    digest = hashlib.sha256(raw).hexdigest()
+    for headers in (Headers.of(raw), Headers("", "(headers not stored)", "", ())):
+        try:
+            message = _record(session, mailbox, key, kept, digest, headers, decision, policy)
+            session.commit()
+            return message
+        except Exception as again:  # the store itself refused: try with less, or wait
+            session.rollback()
+            log.error("%s: not stored as a failed case either: %s", key, again)
+    return None
 
 
 def take_in(
@@ -338,6 +335,12 @@ def _folder(status: str) -> str:
     return {"ignored": "Ignored", "open": "Processed", "forwarded": "Processed"}.get(
         status, "Review"
     )
+
+
+def _printable(text: str) -> str:
+    # Control characters (a NUL from an encoded word, say) have no place in a header, and
+    # PostgreSQL refuses a NUL in text: the case could then never be stored.
+    return re.sub(r"[\x00-\x08\x0a-\x1f\x7f]", " ", text)
 
 
 def _reply_address(parsed: EmailMessage) -> str:

@@ -16,16 +16,23 @@ from sqlalchemy.orm import Session
 
 from worker.store import Lease, now
 
-# The holder names made by this process: a lease of this pid under another name is an
-# earlier life's.
+# The holder names made by this process: its own leases are never taken as a dead one's.
 _MINE: set[str] = set()
 
 
 def holder_name() -> str:
-    """Who holds a lease: host, process and a random part (a pid is reused after a restart)."""
-    name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """Who holds a lease: host, process id, the process-id namespace it counts in (two
+    containers may share a host name and pid 1), and a random part."""
+    name = f"{socket.gethostname()}:{os.getpid()}:{_pid_namespace()}:{uuid.uuid4().hex[:8]}"
     _MINE.add(name)
     return name
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return "-"
 
 
 class Held:
@@ -61,7 +68,7 @@ class Held:
     def _take_from_dead(self, session: Session, holder: str, expires: dt.datetime) -> bool:
         # A worker killed on this machine left its lease behind; its process is gone, so the
         # lease is taken at once instead of after it expires.
-        if not _dead_here(holder):
+        if not dead_here(holder):
             return False
         taken = session.execute(
             update(Lease)
@@ -82,16 +89,20 @@ class Held:
             session.commit()
 
 
-def _dead_here(holder: str) -> bool:
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
+def dead_here(holder: str) -> bool:
+    """Whether a holder is known dead: a process of this host and pid namespace that is gone."""
+    # Only a holder in this very host and pid namespace can be known dead: a pid elsewhere
+    # (another container, even with the same host name) says nothing here.
+    parts = holder.split(":")
+    if len(parts) != 4 or parts[0] != socket.gethostname() or parts[2] != _pid_namespace():
         return False
-    if int(pid) == os.getpid():
-        # Pid 1 in a restarted container is this process again, or an earlier life of it.
-        return holder not in _MINE
+    if not parts[1].isdigit() or holder in _MINE:
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # an earlier life of this process id, by a name this process did not make
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:

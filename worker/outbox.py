@@ -17,11 +17,12 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from worker.errors import SendError
+from worker.errors import MaybeSent, SendError
 from worker.failpoints import failpoint
+from worker.lease import dead_here
 from worker.store import Case, Outgoing, audit, now, utc
 
 log = logging.getLogger("worker.send")
@@ -30,6 +31,8 @@ ACTOR = "privacy-worker"
 # Pauses after each failed try, then the last one again until the mail is given up.
 BACKOFF_MINUTES = (1, 2, 5, 10, 15)
 GIVE_UP_AFTER = dt.timedelta(days=3)
+# A claim older than this is settled even when its worker cannot be known dead.
+CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
 
 class Transport(Protocol):
@@ -69,10 +72,11 @@ def flush(
     transport: Transport,
     sender: str,
     stop: Callable[[], bool] = lambda: False,
+    holder: str = "",
 ) -> int:
-    """Sends what is due; returns how many mails left. Rows a crash left in "sending" are
-    settled first, by the Sent folder."""
-    _settle_interrupted(session, transport)
+    """Sends what is due as `holder`; returns how many mails left. Rows left in "sending" by a
+    worker that is gone (or by this one) are settled first, by the Sent folder."""
+    _settle_interrupted(session, transport, holder)
     sent = 0
     due = session.scalars(
         select(Outgoing)
@@ -83,7 +87,9 @@ def flush(
         if stop():
             break
         try:
-            sent += _send_one(session, transport, sender, row)
+            sent += _send_one(session, transport, sender, row, holder)
+        except MaybeSent:
+            break  # the connection is gone; the next round settles the row first
         except OSError as err:  # the server is down: every row waits for the next round
             _retry_later(session, row, f"server unavailable: {err}")
             break
@@ -96,12 +102,33 @@ def backlog(session: Session) -> int:
     return len(list(session.scalars(select(Outgoing.id).where(Outgoing.status != "sent"))))
 
 
-def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing) -> bool:
-    row.status = "sending"
-    row.attempts += 1
+def _send_one(
+    session: Session, transport: Transport, sender: str, row: Outgoing, holder: str
+) -> bool:
+    # Claimed only if still pending: a second worker that listed the same row skips it.
+    claimed = session.execute(
+        update(Outgoing)
+        .where(Outgoing.id == row.id, Outgoing.status == "pending")
+        .values(
+            status="sending",
+            attempts=Outgoing.attempts + 1,
+            claimed_by=holder,
+            claimed_at=now(),
+        )
+    )
     session.commit()
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.refresh(row)
     try:
         transport.send(row.raw, sender, [row.recipient])
+    except MaybeSent as err:
+        # The server may have taken it (the link died after the data went): the row stays
+        # "sending", and the next round settles it by the Sent folder.
+        log.warning("%s may have been sent: %s", row.message_id, err)
+        audit(session, row.case, ACTOR, "send-unsure", f"{row.kind}: {err}")
+        session.commit()
+        raise
     except SendError as err:
         if err.permanent:
             _give_up(session, row, f"refused: {err}")
@@ -119,8 +146,10 @@ def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing
     return True
 
 
-def _settle_interrupted(session: Session, transport: Transport) -> None:
+def _settle_interrupted(session: Session, transport: Transport, holder: str) -> None:
     for row in list(session.scalars(select(Outgoing).where(Outgoing.status == "sending"))):
+        if not _abandoned(row, holder):
+            continue  # another worker, still alive, is sending it now
         try:
             found = transport.was_sent(row.message_id)
         except OSError as err:
@@ -133,6 +162,13 @@ def _settle_interrupted(session: Session, transport: Transport) -> None:
             row.status = "pending"
             audit(session, row.case, ACTOR, "resend", f"{row.kind}: not in Sent after a restart")
         session.commit()
+
+
+def _abandoned(row: Outgoing, holder: str) -> bool:
+    if row.claimed_by is None or row.claimed_by == holder or dead_here(row.claimed_by):
+        return True
+    # A worker elsewhere cannot be asked; a claim this old is a crash, not a slow send.
+    return row.claimed_at is None or now() - utc(row.claimed_at) > CLAIM_TIMEOUT
 
 
 def _file(transport: Transport, row: Outgoing) -> bool:

@@ -12,10 +12,13 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from worker.idle import IdleWatch
 from worker.metrics import Metrics
@@ -33,7 +36,7 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
     metrics = Metrics(worker.engine)
     if settings.metrics_listen:
         metrics.serve(settings.metrics_listen)
-    scheduler = BlockingScheduler(
+    scheduler = BackgroundScheduler(
         timezone=dt.UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
@@ -47,9 +50,9 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
         metrics.last_poll = time.time()
         heartbeat.parent.mkdir(parents=True, exist_ok=True)
         heartbeat.touch()
-        if stored and not worker.stopping.is_set():
+        if stored:
             # New cases may have queued replies: they go now, not at the next send round.
-            scheduler.modify_job(SEND_JOB, next_run_time=dt.datetime.now(dt.UTC))
+            _soon(scheduler, SEND_JOB)
 
     def send() -> None:
         metrics.sent.inc(worker.send())
@@ -69,20 +72,23 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
     watch = _idle(worker, scheduler)
 
     def stop(signum: int, _: FrameType | None) -> None:
-        log.info("signal %d: finishing the message in hand, then stopping", signum)
+        # Only the flag: the main thread does the stopping (a second signal is harmless).
         worker.stopping.set()
-        scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("running: poll and send every %d s", settings.poll_seconds)
     scheduler.start()
-    # The scheduler has stopped taking jobs; the one running finishes under the lock.
-    with worker.busy:
-        pass
+    worker.stopping.wait()
+    log.info("stopping: finishing the message in hand")
     if watch is not None:
         watch.stop()
-    log.info("stopped")
+    # No new rounds; then the round in hand, which sees the flag between messages, ends under
+    # the lock. (shutdown(wait=True) would hold the scheduler's lock that a job in hand may
+    # need to schedule the send round: a deadlock.)
+    scheduler.shutdown(wait=False)
+    with worker.busy:
+        log.info("stopped")
     return 0
 
 
@@ -101,12 +107,18 @@ def _guarded(
     return run
 
 
-def _idle(worker: Worker, scheduler: BlockingScheduler) -> IdleWatch | None:
+def _soon(scheduler: BackgroundScheduler, job: str) -> None:
+    # When stopping, the job is gone; a restart polls anyway.
+    with suppress(JobLookupError, SchedulerNotRunningError):
+        scheduler.modify_job(job, next_run_time=dt.datetime.now(dt.UTC))
+
+
+def _idle(worker: Worker, scheduler: BackgroundScheduler) -> IdleWatch | None:
     if not (worker.settings.imap_idle and worker.imap is not None):
         return None
 
     def new_mail() -> None:
-        scheduler.modify_job(POLL_JOB, next_run_time=dt.datetime.now(dt.UTC))
+        _soon(scheduler, POLL_JOB)
 
     watch = IdleWatch(worker.imap, worker.settings.imap_folder, new_mail)
     watch.start()

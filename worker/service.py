@@ -119,7 +119,11 @@ class Worker:
             try:
                 with self._transport() as transport, Session(self.engine) as session:
                     return flush(
-                        session, transport, self.settings.mailbox_address, self.stopping.is_set
+                        session,
+                        transport,
+                        self.settings.mailbox_address,
+                        _go_on(self, lease),
+                        self.holder,
                     )
             finally:
                 lease.release()
@@ -152,11 +156,11 @@ def _go_on(worker: Worker, lease: Held) -> Callable[[], bool]:
     counter = Counter[str]()
 
     def stop() -> bool:
-        # Asked between messages: a SIGTERM ends the poll after the message in hand, and the
-        # lease is renewed now and then so a long backlog keeps it.
+        # Asked between messages: a SIGTERM ends the round after the message in hand, and the
+        # lease is renewed now and then so a long backlog (or a slow server) keeps it.
         counter["asked"] += 1
-        if counter["asked"] % 20 == 0 and not lease.take():
-            log.error("lease on the mailbox lost to another worker; this poll stops")
+        if counter["asked"] % 10 == 0 and not lease.take():
+            log.error("lease %s lost to another worker; this round stops", lease.name)
             return True
         return worker.stopping.is_set()
 

@@ -91,6 +91,8 @@ class Outgoing(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     filed: Mapped[bool] = mapped_column(default=False)  # a copy is in the Sent folder
+    claimed_by: Mapped[str | None] = mapped_column(String(255))  # the worker sending it
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     case: Mapped[Case] = relationship(back_populates="outgoing")
 
 

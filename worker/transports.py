@@ -10,7 +10,7 @@ import ssl
 from pathlib import Path
 
 from worker.account import Account
-from worker.errors import SendError
+from worker.errors import MaybeSent, SendError
 from worker.imap import ImapMailbox
 
 
@@ -58,20 +58,50 @@ class SmtpTransport:
         self._smtp: smtplib.SMTP | None = None
 
     def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        # The steps one by one, so that a failure before the data (certainly not sent) is
+        # told apart from one after it (perhaps sent: MaybeSent).
         smtp = self._connection()
         try:
-            refused = smtp.sendmail(sender, recipients, raw)
-        except smtplib.SMTPRecipientsRefused as err:
-            codes = [code for code, _ in err.recipients.values()]
-            raise SendError(f"recipient refused: {err.recipients}", _permanent(codes)) from err
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as err:
-            raise SendError(f"{err.smtp_code} {err.smtp_error!r}", err.smtp_code >= 500) from err
-        except (smtplib.SMTPException, OSError) as err:
+            smtp.ehlo_or_helo_if_needed()
+            options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
+            self._reply(smtp.mail(sender, options), "MAIL FROM")
+            for recipient in recipients:
+                self._reply(smtp.rcpt(recipient), f"RCPT TO {recipient}")
+        except SendError:
+            raise
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
             self.close()
             raise OSError(f"SMTP {self.account.host}: {err}") from err
-        if refused:
-            codes = [code for code, _ in refused.values()]
-            raise SendError(f"recipient refused: {refused}", _permanent(codes))
+        try:
+            code, answer = smtp.data(raw)
+        except smtplib.SMTPDataError as err:
+            self._reset(smtp, err.smtp_code)
+            raise SendError(
+                f"DATA {err.smtp_code} {err.smtp_error!r}", err.smtp_code >= 500
+            ) from err
+        except (smtplib.SMTPException, OSError) as err:
+            self.close()
+            raise MaybeSent(f"SMTP {self.account.host} after DATA: {err}") from err
+        if code != 250:
+            raise SendError(f"DATA {code} {answer!r}", code >= 500)
+
+    def _reply(self, reply: tuple[int, bytes], step: str) -> None:
+        code, answer = reply
+        if code in (250, 251):
+            return
+        assert self._smtp is not None
+        self._reset(self._smtp, code)
+        raise SendError(f"{step}: {code} {answer!r}", code >= 500)
+
+    def _reset(self, smtp: smtplib.SMTP, code: int) -> None:
+        # 421: the server is closing the connection; the next mail connects anew.
+        if code == 421:
+            self.close()
+            return
+        try:
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
 
     def reachable(self) -> str:
         """For doctor: connects and logs in (NOOP), sends nothing."""
@@ -137,10 +167,6 @@ class SmtpTransport:
             )
         elif account.secret:
             smtp.login(account.user, account.secret)
-
-
-def _permanent(codes: list[int]) -> bool:
-    return all(code >= 500 for code in codes)
 
 
 def _message_id(raw: bytes) -> str:
