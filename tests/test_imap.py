@@ -207,9 +207,7 @@ def test_a_move_the_server_refuses_waits_and_holds_up_no_other_mail(
 
     from tests.servers import USER
 
-    dovecot.deliver(
-        make_mail("Ik ben afwezig.", subject="Afwezig", Auto_Submitted="auto-replied")
-    )
+    dovecot.deliver(make_mail("Ik ben afwezig.", subject="Afwezig", Auto_Submitted="auto-replied"))
     with ImapMailbox(account(dovecot)):
         pass  # makes the folders
     # The Ignored folder refuses every message (as a full quota or a missing right would).
