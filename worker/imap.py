@@ -137,6 +137,19 @@ class ImapMailbox:
                 client.copy([uid], folder)
                 self._delete(client, uid)
 
+    def move_many(self, keys: Sequence[str], folder: str) -> None:
+        """Moves many UIDs with one command (UIDs already gone are no error)."""
+        uids = [int(k) for k in keys]
+        with self._guard() as client:
+            if self._move:
+                client.move(uids, folder)
+                return
+            left = client.search(["UID", ",".join(map(str, uids)), "UNDELETED"])
+            if left:
+                client.copy(left, folder)
+                for uid in left:
+                    self._delete(client, uid)
+
     def replace(self, key: str, folder: str, raw: bytes) -> None:
         """Appends `raw` to the folder in place of the message, then deletes the original.
         Done again after a crash it appends nothing twice: the folder is searched first."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from worker.classify import Classifier
 from worker.decide import Decision, failure
 from worker.failpoints import failpoint
-from worker.mailbox import ACTOR, Mailbox, finish_moves, move
+from worker.mailbox import ACTOR, Mailbox, finish_moves, move_all
 from worker.redact import without_documents
 from worker.respond import Original, Responder
 from worker.store import Case, Message, audit, next_reference, now
@@ -93,12 +93,16 @@ def ingest(
         keys = new[start : start + mailbox.batch]
         # Keys absent from the answer were moved away by someone else, or cannot be read now.
         bodies = mailbox.fetch(keys)
+        taken = []
         for key in keys:
             if key in bodies and not stop():
                 raw = bodies.pop(key)
                 message = _take_in_one(session, mailbox, key, raw, classifier, policy, responder)
                 if message is not None:
-                    stored.append(message)
+                    taken.append(message)
+        # Each message was committed with its pending move: now the batch is moved.
+        move_all(session, mailbox, taken, policy.replace_cut_on_server)
+        stored.extend(taken)
     return stored
 
 
@@ -118,7 +122,6 @@ def _take_in_one(
         message = _take_in_failed(session, mailbox, key, raw, err, policy)
     if message is not None:
         _log_disposition(message)
-        move(session, mailbox, message, policy.replace_cut_on_server)
     return message
 
 
@@ -240,7 +243,6 @@ def _record(
         message.case, message.raw, message.duplicate_of = original.case, None, original.id
         message.move_to = _folder(original.case.status)
         session.add(message)
-        session.flush()
         audit(session, original.case, ACTOR, "duplicate", f"message {original.id} again as {key}")
         return message
     case = _follow_up(session, headers, policy)
@@ -258,7 +260,6 @@ def _record(
     message.case = case
     message.move_to = _folder("ignored" if decision.auto_generated else case.status)
     session.add(message)
-    session.flush()
     if raw is None:
         audit(session, case, ACTOR, "not-kept", "its attachments could not be cut out")
     elif decision.id_document.unredacted or decision.id_document.unreadable:
@@ -308,7 +309,6 @@ def _new_case(
         due_at=received + dt.timedelta(days=policy.due_days),
     )
     session.add(case)
-    session.flush()
     audit(session, case, ACTOR, "created", f"{status}: {decision.category}")
     return case
 

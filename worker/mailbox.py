@@ -32,6 +32,8 @@ class Mailbox(Protocol):
 
     def move(self, key: str, folder: str) -> None: ...
 
+    def move_many(self, keys: Sequence[str], folder: str) -> None: ...
+
     def replace(self, key: str, folder: str, raw: bytes) -> None: ...
 
 
@@ -44,8 +46,41 @@ def finish_moves(session: Session, mailbox: Mailbox, replace_cut: bool) -> None:
             Message.move_to.is_not(None),
         )
     )
-    for message in list(pending):
-        move(session, mailbox, message, replace_cut)
+    move_all(session, mailbox, list(pending), replace_cut)
+
+
+def move_all(
+    session: Session, mailbox: Mailbox, messages: Sequence[Message], replace_cut: bool
+) -> None:
+    """Moves a batch: one command per folder, one commit for all; a message put back cut, or
+    a batch the mailbox refuses, goes one by one."""
+    by_folder: dict[str, list[Message]] = {}
+    for message in messages:
+        if message.move_to is None:
+            continue
+        if replace_cut and _kept(session, message)[1]:
+            move(session, mailbox, message, replace_cut)
+        else:
+            by_folder.setdefault(message.move_to, []).append(message)
+    for folder, group in by_folder.items():
+        try:
+            mailbox.move_many([m.source_key for m in group], folder)
+        except OSError:
+            for message in group:
+                move(session, mailbox, message, replace_cut)
+            continue
+        failpoint("after-move")
+        for message in group:
+            audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
+            message.move_to = None
+        session.commit()
+
+
+def _kept(session: Session, message: Message) -> tuple[bytes | None, bool]:
+    # A duplicate stores no bytes of its own: what was kept of its original decides.
+    original = session.get(Message, message.duplicate_of) if message.duplicate_of else message
+    kept = original.raw if original is not None else None
+    return kept, kept is not None and hashlib.sha256(kept).hexdigest() != message.content_hash
 
 
 def move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool) -> None:
@@ -54,10 +89,7 @@ def move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool
     folder = message.move_to
     if folder is None:
         return  # another worker finished it meanwhile
-    # A duplicate stores no bytes of its own: what was kept of its original decides.
-    original = session.get(Message, message.duplicate_of) if message.duplicate_of else message
-    kept = original.raw if original is not None else None
-    cut = kept is not None and hashlib.sha256(kept).hexdigest() != message.content_hash
+    kept, cut = _kept(session, message)
     try:
         if kept is not None and cut and replace_cut:
             # The ID copies cut from the stored message leave the mailbox as well.

@@ -63,6 +63,10 @@ class Maildir:
         if path is not None:
             os.replace(path, self.path / f".{folder}" / "cur" / path.name)
 
+    def move_many(self, keys: Sequence[str], folder: str) -> None:
+        for key in keys:
+            self.move(key, folder)
+
     def replace(self, key: str, folder: str, raw: bytes) -> None:
         """Puts `raw` in a folder in place of the message, and removes the original; done again
         after a crash it changes nothing (the original is then already gone)."""

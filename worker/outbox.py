@@ -33,6 +33,8 @@ BACKOFF_MINUTES = (1, 2, 5, 10, 15)
 GIVE_UP_AFTER = dt.timedelta(days=3)
 # A claim older than this is settled even when its worker cannot be known dead.
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+# Rows claimed, and marked sent, per commit.
+CLAIM_BATCH = 20
 
 
 class Transport(Protocol):
@@ -52,7 +54,8 @@ def queue(session: Session, case: Case, kind: str, message: EmailMessage) -> Out
     row = Outgoing(
         case=case,
         kind=kind,
-        recipient=parseaddr(str(message["To"]))[1],
+        # Lower case, so the daily count per address can use the index.
+        recipient=parseaddr(str(message["To"]))[1].lower(),
         message_id=str(message["Message-ID"]),
         raw=message.as_bytes(policy=SMTP),
         status="pending",
@@ -62,7 +65,6 @@ def queue(session: Session, case: Case, kind: str, message: EmailMessage) -> Out
         filed=False,
     )
     session.add(row)
-    session.flush()
     audit(session, case, ACTOR, "queued", f"{kind} to {row.recipient} as {row.message_id}")
     return row
 
@@ -78,23 +80,78 @@ def flush(
     worker that is gone (or by this one) are settled first, by the Sent folder."""
     _settle_interrupted(session, transport, holder)
     sent = 0
-    due = session.scalars(
-        select(Outgoing)
-        .where(Outgoing.status == "pending", Outgoing.next_attempt_at <= now())
-        .order_by(Outgoing.id)
+    due = list(
+        session.scalars(
+            select(Outgoing.id)
+            .where(Outgoing.status == "pending", Outgoing.next_attempt_at <= now())
+            .order_by(Outgoing.id)
+        )
     )
-    for row in list(due):
+    for start in range(0, len(due), CLAIM_BATCH):
         if stop():
             break
-        try:
-            sent += _send_one(session, transport, sender, row, holder)
-        except MaybeSent:
-            break  # the connection is gone; the next round settles the row first
-        except OSError as err:  # the server is down: every row waits for the next round
-            _retry_later(session, row, f"server unavailable: {err}")
+        claimed = _claim(session, due[start : start + CLAIM_BATCH], holder)
+        done, stopped = _send_claimed(session, transport, sender, claimed)
+        sent += done
+        if stopped:
             break
     _file_unfiled(session, transport)
     return sent
+
+
+def _claim(session: Session, ids: list[int], holder: str) -> list[Outgoing]:
+    # Claimed only if still pending, in one update: rows a second worker claimed first are
+    # not among those read back.
+    stamp = now()
+    session.execute(
+        update(Outgoing)
+        .where(Outgoing.id.in_(ids), Outgoing.status == "pending")
+        .values(
+            status="sending",
+            attempts=Outgoing.attempts + 1,
+            claimed_by=holder,
+            claimed_at=stamp,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return list(
+        session.scalars(
+            select(Outgoing)
+            .where(Outgoing.id.in_(ids), Outgoing.status == "sending")
+            .where(Outgoing.claimed_by == holder, Outgoing.claimed_at == stamp)
+            .order_by(Outgoing.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _send_claimed(
+    session: Session, transport: Transport, sender: str, rows: list[Outgoing]
+) -> tuple[int, bool]:
+    """Sends claimed rows, one commit at the end: each is filed in Sent right after it went,
+    so a crash before the commit is settled by the Sent folder. Returns (sent, stopped).
+    `stop` is not asked inside a batch: it may renew the lease through another connection,
+    which SQLite would keep waiting while this transaction writes."""
+    sent = 0
+    for n, row in enumerate(rows):
+        try:
+            sent += _send_one(session, transport, sender, row)
+        except MaybeSent:
+            _unclaim(session, rows[n + 1 :])
+            return sent, True  # the connection is gone; the next round settles the row
+        except OSError as err:  # the server is down: every row waits for the next round
+            _retry_later(session, row, f"server unavailable: {err}")
+            _unclaim(session, rows[n + 1 :])
+            return sent, True
+    session.commit()
+    return sent, False
+
+
+def _unclaim(session: Session, rows: list[Outgoing]) -> None:
+    for row in rows:
+        row.status, row.attempts = "pending", max(row.attempts - 1, 0)
+    session.commit()
 
 
 def backlog(session: Session) -> int:
@@ -102,24 +159,7 @@ def backlog(session: Session) -> int:
     return len(list(session.scalars(select(Outgoing.id).where(Outgoing.status != "sent"))))
 
 
-def _send_one(
-    session: Session, transport: Transport, sender: str, row: Outgoing, holder: str
-) -> bool:
-    # Claimed only if still pending: a second worker that listed the same row skips it.
-    claimed = session.execute(
-        update(Outgoing)
-        .where(Outgoing.id == row.id, Outgoing.status == "pending")
-        .values(
-            status="sending",
-            attempts=Outgoing.attempts + 1,
-            claimed_by=holder,
-            claimed_at=now(),
-        )
-    )
-    session.commit()
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    session.refresh(row)
+def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing) -> bool:
     try:
         transport.send(row.raw, sender, [row.recipient])
     except MaybeSent as err:
@@ -135,13 +175,12 @@ def _send_one(
         else:
             _retry_later(session, row, str(err))
         return False
-    # Filed at once, before the commit: a crash from here on is settled by the Sent folder.
-    # (Between the server's "250" and this copy is the one window a crash can still double.)
+    # Filed at once: from here on a crash is settled by the Sent folder. (Between the
+    # server's "250" and this copy is the one window a crash can still double.)
     row.filed = _file(transport, row)
     failpoint("after-send")
     row.status, row.sent_at, row.last_error = "sent", now(), None
     audit(session, row.case, ACTOR, "sent", f"{row.kind} to {row.recipient}")
-    session.commit()
     log.info("sent %s %s for %s", row.kind, row.message_id, row.case.reference)
     return True
 

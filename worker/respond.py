@@ -87,7 +87,7 @@ class Responder:
         sent = session.scalar(
             select(func.count())
             .select_from(Outgoing)
-            .where(func.lower(Outgoing.recipient) == address.lower())
+            .where(Outgoing.recipient == address.lower())
             .where(Outgoing.created_at >= since, Outgoing.kind != "routed-cover")
         )
         if (sent or 0) >= self.max_per_day:

@@ -93,7 +93,7 @@ class Worker:
                 log.warning("another worker holds the mailbox; this poll is skipped")
                 return []
             try:
-                with self._mailbox() as mailbox, Session(self.engine) as session:
+                with self._mailbox() as mailbox, self._session() as session:
                     stored = ingest(
                         session,
                         mailbox,
@@ -117,7 +117,7 @@ class Worker:
             if not lease.take():
                 return 0
             try:
-                with self._transport() as transport, Session(self.engine) as session:
+                with self._transport() as transport, self._session() as session:
                     return flush(
                         session,
                         transport,
@@ -133,6 +133,12 @@ class Worker:
         with self.busy, Session(self.engine) as session:
             deadlines(session)
             purge(session, self.settings.retention_days)
+
+    def _session(self) -> Session:
+        # Objects are not expired at each commit: a round commits per message, and expiring
+        # (and reloading) everything it touched so far made a backlog quadratic. Only this
+        # worker writes these rows while it holds the lease.
+        return Session(self.engine, expire_on_commit=False)
 
     @contextmanager
     def _mailbox(self) -> Iterator[Mailbox]:

@@ -117,6 +117,7 @@ class Audit(Base):
     actor: Mapped[str] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
+    case: Mapped[Case | None] = relationship()
 
 
 def open_store(url: str) -> Engine:
@@ -155,19 +156,18 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 def audit(session: Session, case: Case | None, actor: str, action: str, detail: str) -> None:
     """Adds one audit row in the caller's transaction."""
-    session.add(
-        Audit(
-            case_id=case.id if case else None, at=now(), actor=actor, action=action, detail=detail
-        )
-    )
+    # By the relationship, not the id: a case not yet flushed has none.
+    session.add(Audit(case=case, at=now(), actor=actor, action=action, detail=detail))
 
 
 def next_reference(session: Session, prefix: str, year: int) -> str:
     """The next case reference of the year, e.g. PRIV-2026-000123."""
     stem = f"{prefix}-{year}-"
+    # A range, not LIKE: SQLite's LIKE cannot use the index, which made every new case scan
+    # all cases.
     last = session.scalar(
         select(Case.reference)
-        .where(Case.reference.like(stem + "%"))
+        .where(Case.reference >= stem + "000000", Case.reference <= stem + "999999")
         .order_by(Case.reference.desc())
         .limit(1)
     )
