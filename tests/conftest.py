@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from worker.classify import Classifier
 from worker.rules import RuleSet, load_rules
+from worker.store import open_store
 from worker.tenants import Registry, load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +36,20 @@ def registry() -> Registry:
 @pytest.fixture(scope="session")
 def classifier(rules: RuleSet, registry: Registry) -> Classifier:
     return Classifier(rules, registry, "privacy@carerix.com")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Session]:
+    """A session on a new SQLite case store of the test's own."""
+    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+def count(session: Session, what: object) -> int:
+    """How many rows a table (or a select) has."""
+    return int(session.scalar(select(func.count()).select_from(what)) or 0)  # type: ignore[arg-type]
 
 
 def make_mail(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,16 +10,13 @@ from sqlalchemy.orm import Session
 
 from worker import casework
 from worker.errors import CaseworkError
-from worker.store import Audit, Case, open_store
+from worker.store import Audit, Case
 from worker.tenants import Registry
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
+def session(store: Session) -> Session:
+    return store
 
 
 def make_case(session: Session, status: str = "review", category: str = "inspection") -> Case:

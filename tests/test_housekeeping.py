@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -15,17 +13,9 @@ from worker.classify import Classifier
 from worker.housekeeping import deadlines, purge
 from worker.ingest import Policy, ingest
 from worker.maildir import Maildir
-from worker.store import Audit, Case, Message, now, open_store
+from worker.store import Audit, Case, Message, now
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Session]:
-    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def cases(store: Session, tmp_path: Path, classifier: Classifier, n: int) -> list[Case]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import FIXTURES, make_mail
+from tests.conftest import FIXTURES, count, make_mail
 from tests.servers import Dovecot, dovecot_server
 from worker.account import Account
 from worker.classify import Classifier
@@ -18,7 +17,7 @@ from worker.decide import Decision
 from worker.errors import MailboxError
 from worker.imap import ImapMailbox
 from worker.ingest import Policy, ingest
-from worker.store import Case, Message, open_store
+from worker.store import Case, Message
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
 
@@ -29,20 +28,8 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Session]:
-    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
-
-
 def account(server: Dovecot) -> Account:
     return Account(server.host, server.port, "none", server.user, server.password, timeout=10)
-
-
-def count(session: Session, what: object) -> int:
-    return int(session.scalar(select(func.count()).select_from(what)) or 0)  # type: ignore[arg-type]
 
 
 def mail(n: int, body: str = REQUEST) -> bytes:

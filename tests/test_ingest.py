@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.conftest import FIXTURES, make_mail
+from tests.conftest import FIXTURES, count, make_mail
 from worker.classify import Classifier
 from worker.ingest import Policy, ingest, take_in
 from worker.maildir import Maildir
@@ -28,24 +27,12 @@ from worker.tenants import Registry
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Session]:
-    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
-
-
 def notes(raw: bytes) -> str:
     """The text of every plain-text part, decoded."""
     message = message_from_bytes(raw, policy=default)
     return "".join(
         part.get_content() for part in message.walk() if part.get_content_type() == "text/plain"
     )
-
-
-def count(session: Session, what: object) -> int:
-    return int(session.scalar(select(func.count()).select_from(what)) or 0)  # type: ignore[arg-type]
 
 
 def test_a_batch_becomes_cases_and_each_message_lands_in_its_folder(

@@ -3,7 +3,6 @@ about a customer's data forwarded to that customer with the original attached.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -21,20 +20,12 @@ from worker.outbox import flush
 from worker.replies import load_templates
 from worker.respond import Responder
 from worker.rules import RuleSet
-from worker.store import Audit, Case, Outgoing, open_store
+from worker.store import Audit, Case, Outgoing
 from worker.tenants import Registry
 from worker.transports import MaildirOutbox
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
 OWN = "privacy@carerix.com"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Session]:
-    engine = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture
