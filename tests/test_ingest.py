@@ -299,3 +299,48 @@ def test_a_message_that_cannot_be_read_waits_and_the_rest_go_on(
     assert mailbox.waiting() == [mailbox.unreadable]
     mailbox.unreadable = ""
     assert len(ingest(store, mailbox, classifier, Policy())) == 1 and count(store, Case) == 2
+
+
+def test_a_reference_drawn_by_another_worker_at_the_same_moment_is_drawn_again(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    from sqlalchemy import event
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(make_mail(REQUEST))
+    other = open_store(f"sqlite:///{tmp_path / 'cases.sqlite'}")
+
+    done = []
+
+    def clash(session: Session) -> None:
+        # Another worker (on another mailbox) commits the same reference just before us.
+        if done:
+            return
+        done.append(True)
+        [pending] = [o for o in session.new if isinstance(o, Case)]
+        with Session(other) as second:
+            stolen = Case(
+                **{
+                    c: getattr(pending, c)
+                    for c in (
+                        "reference",
+                        "category",
+                        "status",
+                        "language",
+                        "requester",
+                        "subject",
+                        "reasons",
+                        "id_findings",
+                        "received_at",
+                        "due_at",
+                    )
+                }
+            )
+            second.add(stolen)
+            second.commit()
+
+    event.listen(store, "before_commit", clash)
+    [message] = ingest(store, mailbox, classifier, Policy())
+    other.dispose()
+    assert message.case.status == "open" and message.case.reference.endswith("-000002")
+    assert count(store, Case) == 2 and mailbox.waiting() == []

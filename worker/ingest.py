@@ -29,6 +29,9 @@ from worker.store import Case, Message, audit, next_reference, now
 
 log = logging.getLogger("worker.decide")
 
+# How often a new case draws its reference again after a clash with another worker's.
+REFERENCE_TRIES = 3
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -187,16 +190,23 @@ def take_in(
     headers = Headers.of(raw)
     digest = hashlib.sha256(raw).hexdigest()  # of what arrived: a second delivery matches it
     kept = _keepable(raw, decision, checked)
-    try:
-        message = _record(session, mailbox, key, kept, digest, headers, decision, policy, responder)
-        session.commit()
-        failpoint("after-commit")
-    except IntegrityError:
-        session.rollback()
-        if _known(session, mailbox, key):
-            return None  # the same key was stored meanwhile: that worker has it
-        raise  # something else clashed (a case reference): the caller stores it as failed
-    return message
+    for attempt in range(REFERENCE_TRIES):
+        try:
+            message = _record(
+                session, mailbox, key, kept, digest, headers, decision, policy, responder
+            )
+            session.commit()
+            failpoint("after-commit")
+            return message
+        except IntegrityError:
+            session.rollback()
+            if _known(session, mailbox, key):
+                return None  # the same key was stored meanwhile: that worker has it
+            # Else a case reference clashed with one drawn at the same moment by a worker on
+            # another mailbox: draw again; after that the caller stores it as failed.
+            if attempt == REFERENCE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _known(session: Session, mailbox: Mailbox, key: str) -> bool:
