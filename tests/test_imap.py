@@ -17,7 +17,7 @@ from worker.decide import Decision
 from worker.errors import MailboxError
 from worker.imap import ImapMailbox
 from worker.ingest import Policy, ingest
-from worker.store import Case, Message
+from worker.store import Audit, Case, Message
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
 
@@ -206,10 +206,15 @@ def test_a_move_the_server_refuses_waits_and_holds_up_no_other_mail(
         ingest(store, mailbox, classifier, Policy())
     for n in range(3):
         dovecot.deliver(mail(n))
-    for _ in range(2):
+    for _ in range(6):
         with ImapMailbox(account(dovecot)) as mailbox:
             ingest(store, mailbox, classifier, Policy())
     assert count(store, Case) == 4 and len(dovecot.folder("Processed")) == 3
     assert len(dovecot.folder("INBOX")) == 1  # only the refused one waits, still recorded
     pending = list(store.scalars(select(Message).where(Message.move_to.is_not(None))))
     assert [m.move_to for m in pending] == ["Ignored"]
+    # Seven polls, five audited failures; then a person is told, once.
+    failures = store.scalars(select(Audit).where(Audit.action == "move-failed"))
+    assert len(list(failures)) == 5
+    case = pending[0].case
+    assert case.status == "review" and "refuses to move it to Ignored" in case.reasons[-1]

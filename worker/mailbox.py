@@ -5,16 +5,21 @@ restart finishes it; one that fails waits for the next poll."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from worker.failpoints import failpoint
-from worker.store import Message, audit
+from worker.store import Audit, Message, audit
 
 ACTOR = "privacy-worker"
+# Failed moves of one case that are audited; the last of them sends the case to review.
+MOVE_FAILURES_AUDITED = 5
+
+log = logging.getLogger("worker.fetch")
 
 
 class Mailbox(Protocol):
@@ -47,6 +52,24 @@ def finish_moves(session: Session, mailbox: Mailbox, replace_cut: bool) -> None:
         )
     )
     move_all(session, mailbox, list(pending), replace_cut)
+
+
+def _move_failed(session: Session, message: Message, err: OSError) -> None:
+    # Audited the first times; then the case goes to review once, and later failures (one
+    # per poll, for as long as the server refuses) are only logged.
+    failures = session.scalar(
+        select(func.count())
+        .select_from(Audit)
+        .where(Audit.case_id == message.case_id, Audit.action == "move-failed")
+    )
+    log.warning("%s not moved to %s: %s", message.source_key, message.move_to, err)
+    if (failures or 0) < MOVE_FAILURES_AUDITED:
+        audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
+        if failures == MOVE_FAILURES_AUDITED - 1:
+            message.case.status = "review"
+            why = f"the mailbox refuses to move it to {message.move_to}: {err}"
+            message.case.reasons = [*message.case.reasons, why[:500]]
+        session.commit()
 
 
 def move_all(
@@ -97,8 +120,7 @@ def move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool
         else:
             mailbox.move(message.source_key, folder)
     except OSError as err:
-        audit(session, message.case, ACTOR, "move-failed", f"{message.source_key}: {err}")
-        session.commit()
+        _move_failed(session, message, err)
         return
     failpoint("after-move")
     audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
