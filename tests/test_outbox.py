@@ -269,3 +269,35 @@ def test_two_workers_sending_at_once_never_send_a_row_twice(
     assert len(outbox.sends) == 3 and len(outbox.sent()) == 3
     store.expire_all()
     assert [r.status for r in store.scalars(select(Outgoing))] == ["sent"] * 3
+
+
+class NoSentFolder(Counting):
+    """Sends, but the Sent folder refuses every copy; checks at each hand-over that every
+    earlier mail is already recorded as sent in the store (a crash now would not resend)."""
+
+    url: str
+
+    def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
+        engine = open_store(self.url)
+        with Session(engine) as look:
+            statuses = [r.status for r in look.scalars(select(Outgoing).order_by(Outgoing.id))]
+        engine.dispose()
+        assert statuses[: len(self.sends)] == ["sent"] * len(self.sends)
+        super().send(raw, sender, recipients)
+
+    def was_sent(self, message_id: str) -> bool:
+        return False
+
+    def file(self, raw: bytes, message_id: str) -> None:
+        raise OSError("Sent folder unavailable")
+
+
+def test_a_mail_not_filed_in_sent_is_recorded_as_sent_at_once(
+    store: Session, db: str, tmp_path: Path
+) -> None:
+    queue_three(store)
+    outbox = NoSentFolder(tmp_path / "sent")
+    outbox.sends, outbox.url = [], db
+    assert flush(store, outbox, SENDER, holder=holder_name()) == 3
+    rows = list(store.scalars(select(Outgoing)))
+    assert [(r.status, r.filed) for r in rows] == [("sent", False)] * 3

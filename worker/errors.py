@@ -4,6 +4,7 @@
     ├── ConfigError              the configuration file or environment is invalid
     ├── RulesError               a rule or registry YAML file is invalid (names file, line, problem)
     ├── MailboxError (OSError)   the IMAP server or the connection failed: the poll stops, retried
+    │   └── MailboxRefused       the server refused one command (NO, BAD): only that message waits
     ├── SendError (OSError)      an outgoing mail could not be handed over; `permanent` or retried
     │   └── MaybeSent            the link died after the data went: settled by the Sent folder
     ├── CaseworkError            a staff action does not fit the case (closing a closed case, ...)
@@ -27,6 +28,10 @@ class ConfigError(WorkerError):
 
 class MailboxError(WorkerError, OSError):
     """The mailbox server or the connection to it failed; the next poll connects anew."""
+
+
+class MailboxRefused(MailboxError):
+    """The server refused one command (NO or BAD); the connection is still good."""
 
 
 class SendError(WorkerError, OSError):

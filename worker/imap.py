@@ -19,7 +19,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from worker.account import Account
-from worker.errors import MailboxError
+from worker.errors import MailboxError, MailboxRefused
 from worker.maildir import FOLDERS
 
 log = logging.getLogger("worker.fetch")
@@ -107,11 +107,11 @@ class ImapMailbox:
             batch = [int(k) for k in keys[start : start + self.batch]]
             try:
                 found.update(self._bodies(batch))
-            except Refused:
+            except MailboxRefused:
                 for uid in batch:
                     try:
                         found.update(self._bodies([uid]))
-                    except Refused as err:
+                    except MailboxRefused as err:
                         log.warning("UID %s cannot be fetched now: %s", uid, err)
         return found
 
@@ -135,7 +135,7 @@ class ImapMailbox:
                 if not client.search(["UID", str(uid), "UNDELETED"]):
                     return
                 client.copy([uid], folder)
-                self._delete(client, uid)
+                self._delete(client, [uid])
 
     def move_many(self, keys: Sequence[str], folder: str) -> None:
         """Moves many UIDs with one command (UIDs already gone are no error)."""
@@ -147,8 +147,9 @@ class ImapMailbox:
             left = client.search(["UID", ",".join(map(str, uids)), "UNDELETED"])
             if left:
                 client.copy(left, folder)
-                for uid in left:
-                    self._delete(client, uid)
+                # One STORE for the whole set, so a drop cannot leave half of it unflagged
+                # (each unflagged one would be copied again).
+                self._delete(client, left)
 
     def replace(self, key: str, folder: str, raw: bytes) -> None:
         """Appends `raw` to the folder in place of the message, then deletes the original.
@@ -160,7 +161,7 @@ class ImapMailbox:
             message_id = _message_id(client.fetch([uid], ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"]))
             if not message_id or not self._holds(client, folder, message_id):
                 client.append(folder, raw)
-            self._delete(client, uid)
+            self._delete(client, [uid])
 
     def append(self, folder: str, raw: bytes) -> None:
         """Stores a message in a folder (our sent mail in Sent)."""
@@ -179,21 +180,21 @@ class ImapMailbox:
         finally:
             client.select_folder(self.folder)
 
-    def _delete(self, client: IMAPClient, uid: int) -> None:
-        client.add_flags([uid], [b"\\Deleted"])
+    def _delete(self, client: IMAPClient, uids: list[int]) -> None:
+        client.add_flags(uids, [b"\\Deleted"])
         if self._uidplus:
-            client.uid_expunge([uid])
+            client.uid_expunge(uids)
         else:
             # Without UIDPLUS an EXPUNGE removes every message flagged \Deleted; flagged ones
             # of a person's would go too, so the flag is left and the server's own cleanup
             # (or a person) expunges it.
-            log.warning("server lacks UIDPLUS: UID %s left flagged \\Deleted in the inbox", uid)
+            log.warning("server lacks UIDPLUS: UIDs %s left flagged \\Deleted in the inbox", uids)
 
     @contextmanager
     def _guard(self) -> Iterator[IMAPClient]:
         # A failure of the connection is a MailboxError (an OSError): the poll stops and the
         # next one connects anew, the session dropped, never reused half-broken. A command
-        # the server refused (NO, BAD: a full folder, a missing right) is a Refused: the
+        # the server refused (NO, BAD: a full folder, a missing right) is a MailboxRefused: the
         # session is fine and the next message goes on.
         if self._client is None:
             raise MailboxError(f"{self.name}: not connected")
@@ -201,7 +202,7 @@ class ImapMailbox:
             yield self._client
         except TRANSPORT_ERRORS as err:
             if _refusal(err):
-                raise Refused(f"{self.name}: {err}") from err
+                raise MailboxRefused(f"{self.name}: {err}") from err
             self._drop()
             raise MailboxError(f"{self.name}: {err}") from err
 
@@ -210,10 +211,6 @@ class ImapMailbox:
         if client is not None:
             with suppress(*TRANSPORT_ERRORS):
                 client.shutdown()
-
-
-class Refused(MailboxError):
-    """The server refused one command (NO or BAD); the connection is still good."""
 
 
 def _refusal(err: BaseException) -> bool:

@@ -12,6 +12,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from worker.errors import MailboxError, MailboxRefused
 from worker.failpoints import failpoint
 from worker.store import Audit, Message, audit
 
@@ -88,15 +89,27 @@ def move_all(
     for folder, group in by_folder.items():
         try:
             mailbox.move_many([m.source_key for m in group], folder)
-        except OSError:
-            for message in group:
-                move(session, mailbox, message, replace_cut)
+        except MailboxError as err:
+            if not isinstance(err, MailboxRefused):
+                log.warning("moves wait for the next poll: %s", err)
+                return  # the connection is gone: recorded moves wait, nothing is a failure
+            _one_by_one(session, mailbox, group, replace_cut)
+            continue
+        except OSError:  # one file of a Maildir, say
+            _one_by_one(session, mailbox, group, replace_cut)
             continue
         failpoint("after-move")
         for message in group:
             audit(session, message.case, ACTOR, "moved", f"{message.source_key} to {folder}")
             message.move_to = None
         session.commit()
+
+
+def _one_by_one(
+    session: Session, mailbox: Mailbox, group: list[Message], replace_cut: bool
+) -> None:
+    for message in group:
+        move(session, mailbox, message, replace_cut)
 
 
 def _kept(session: Session, message: Message) -> tuple[bytes | None, bool]:
@@ -119,6 +132,12 @@ def move(session: Session, mailbox: Mailbox, message: Message, replace_cut: bool
             mailbox.replace(message.source_key, folder, kept)
         else:
             mailbox.move(message.source_key, folder)
+    except MailboxError as err:
+        if isinstance(err, MailboxRefused):
+            _move_failed(session, message, err)
+        else:  # the connection, not the message: no failure of its own
+            log.warning("%s waits for the next poll: %s", message.source_key, err)
+        return
     except OSError as err:
         _move_failed(session, message, err)
         return

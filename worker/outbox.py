@@ -181,6 +181,10 @@ def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing
     failpoint("after-send")
     row.status, row.sent_at, row.last_error = "sent", now(), None
     audit(session, row.case, ACTOR, "sent", f"{row.kind} to {row.recipient}")
+    if not row.filed:
+        # Not in Sent, so a crash before the batch's commit could not be settled by it:
+        # this row is recorded as sent at once.
+        session.commit()
     log.info("sent %s %s for %s", row.kind, row.message_id, row.case.reference)
     return True
 
