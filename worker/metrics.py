@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from worker.housekeeping import OPEN
-from worker.store import Case, Outgoing, now, utc
+from worker.outbox import backlog
+from worker.store import Case, now, utc
 
 
 class Metrics:
@@ -52,9 +53,7 @@ class _StoreGauges(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         moment = now()
         with Session(self.engine) as session:
-            backlog = session.scalar(
-                select(func.count()).select_from(Outgoing).where(Outgoing.status != "sent")
-            )
+            waiting = backlog(session)
             oldest = session.scalar(select(func.min(Case.received_at)).where(Case.status.in_(OPEN)))
             overdue = session.scalar(
                 select(func.count())
@@ -62,7 +61,7 @@ class _StoreGauges(Collector):
                 .where(Case.status.in_(OPEN), Case.due_at < moment)
             )
         yield GaugeMetricFamily(
-            "privacy_worker_outbox_backlog", "Mails not yet sent (pending or failed)", backlog or 0
+            "privacy_worker_outbox_backlog", "Mails not yet sent (pending or failed)", waiting
         )
         age = (moment - utc(oldest)).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily(

@@ -17,7 +17,7 @@ from email.policy import SMTP
 from email.utils import parseaddr
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from worker.errors import MaybeSent, SendError
@@ -156,7 +156,10 @@ def _unclaim(session: Session, rows: list[Outgoing]) -> None:
 
 def backlog(session: Session) -> int:
     """Mails waiting to be sent."""
-    return len(list(session.scalars(select(Outgoing.id).where(Outgoing.status != "sent"))))
+    count = session.scalar(
+        select(func.count()).select_from(Outgoing).where(Outgoing.status != "sent")
+    )
+    return int(count or 0)
 
 
 def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing) -> bool:

@@ -17,13 +17,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from worker.config import Settings
 from worker.decide import REQUEST_CATEGORIES, Decision
 from worker.outbox import queue
-from worker.replies import ReplyFacts, Templates, forward, message_id_for, refusal, reply
+from worker.replies import (
+    ReplyFacts,
+    Templates,
+    forward,
+    load_templates,
+    message_id_for,
+    refusal,
+    reply,
+)
 from worker.store import Case, Outgoing, audit, now
 from worker.tenants import Registry, Tenant
 
@@ -57,6 +67,17 @@ class Responder:
         self.mailbox = mailbox_address
         self.sender_name = sender_name
         self.max_per_day = max_per_day
+
+    @classmethod
+    def from_settings(cls, settings: Settings, rules_dir: Path, registry: Registry) -> Responder:
+        """The responder a deployment's settings describe, its templates loaded and checked."""
+        return cls(
+            load_templates(rules_dir),
+            registry,
+            settings.mailbox_address,
+            settings.sender_name,
+            settings.max_replies_per_day,
+        )
 
     def new_case(self, session: Session, case: Case, decision: Decision, mail: Original) -> None:
         """Queues what a new case sends, in the caller's transaction; may change its status."""

@@ -24,7 +24,6 @@ from worker.lease import Held, holder_name
 from worker.mailbox import Mailbox
 from worker.maildir import Maildir
 from worker.outbox import Transport, flush
-from worker.replies import load_templates
 from worker.respond import Responder
 from worker.rules import RuleSet
 from worker.scan.isolated import IsolatedScanner
@@ -58,13 +57,7 @@ class Worker:
         self.policy = Policy(
             settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
         )
-        self.responder = Responder(
-            load_templates(rules.directory),
-            registry,
-            settings.mailbox_address,
-            settings.sender_name,
-            settings.max_replies_per_day,
-        )
+        self.responder = Responder.from_settings(settings, rules.directory, registry)
         self.stopping = threading.Event()
         self.holder = holder_name()
         # A poll and a send never run at once in one process: both use the store's session.
@@ -162,13 +155,14 @@ class Worker:
 
 
 def _go_on(worker: Worker, lease: Held) -> Callable[[], bool]:
-    counter = Counter[str]()
+    asked = 0
 
     def stop() -> bool:
         # Asked between messages: a SIGTERM ends the round after the message in hand, and the
         # lease is renewed now and then so a long backlog (or a slow server) keeps it.
-        counter["asked"] += 1
-        if counter["asked"] % 10 == 0 and not lease.take():
+        nonlocal asked
+        asked += 1
+        if asked % 10 == 0 and not lease.take():
             log.error("lease %s lost to another worker; this round stops", lease.name)
             return True
         return worker.stopping.is_set()

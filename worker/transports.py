@@ -24,9 +24,10 @@ class MaildirOutbox:
             (path / sub).mkdir(parents=True, exist_ok=True)
 
     def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
-        name = self._name(_message_id(raw))
-        if self.was_sent(_message_id(raw)):
+        message_id = _message_id(raw)
+        if self.was_sent(message_id):
             return
+        name = self._name(message_id)
         temporary = self.path / "tmp" / name
         temporary.write_bytes(raw)
         os.replace(temporary, self.path / "new" / name)

@@ -10,7 +10,6 @@ from typing import TextIO
 
 from worker.config import Settings
 from worker.errors import ConfigError
-from worker.replies import load_templates
 from worker.respond import Responder
 from worker.review.app import ReviewApp
 from worker.review.users import read_users, set_password
@@ -35,13 +34,7 @@ def serve(settings: Settings, listen: str | None, tenants: Path | None, out: Tex
         )
     rules_dir = settings.rules_dir or DEFAULT_RULES_DIR
     registry = load_registry(tenants or settings.tenants_file or rules_dir / "tenants.yaml")
-    responder = Responder(
-        load_templates(rules_dir),
-        registry,
-        settings.mailbox_address,
-        settings.sender_name,
-        settings.max_replies_per_day,
-    )
+    responder = Responder.from_settings(settings, rules_dir, registry)
     app = ReviewApp(open_store(settings.store_url), settings.review_users_file, registry, responder)
     host, _, port = listen.rpartition(":")
     out.write(f"review page on http://{listen}/\n")
