@@ -92,13 +92,14 @@ def phase_worker(imap_port: int, smtp_port: int, store: str) -> dict[str, float]
     environ = {"PRIVACY_WORKER_IMAP_PASSWORD": PASSWORD}
     # Start-up (rules, store, migrations) is not part of the backlog's time.
     with Worker(settings, rules, registry, environ) as worker:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         stored = len(worker.poll())
         polled = time.perf_counter() - start
         sent = worker.send()
         seconds = time.perf_counter() - start
+        cpu = time.process_time() - cpu
     result = _result(stored, seconds)
-    result |= {"sent": sent, "poll_seconds": round(polled, 2)}
+    result |= {"sent": sent, "poll_seconds": round(polled, 2), "cpu_seconds": round(cpu, 2)}
     return result
 
 
@@ -208,6 +209,7 @@ def main() -> int:
         results = measure(args.messages)
         text = markdown(results)
         print(text)
+        print(json.dumps(results))
         if args.write:
             write_section(args.write, text)
     return 0

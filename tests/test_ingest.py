@@ -312,7 +312,7 @@ def test_a_reference_drawn_by_another_worker_at_the_same_moment_is_drawn_again(
 
     done = []
 
-    def clash(session: Session) -> None:
+    def clash(session: Session, *_: object) -> None:
         # Another worker (on another mailbox) commits the same reference just before us.
         if done:
             return
@@ -339,8 +339,63 @@ def test_a_reference_drawn_by_another_worker_at_the_same_moment_is_drawn_again(
             second.add(stolen)
             second.commit()
 
-    event.listen(store, "before_commit", clash)
+    event.listen(store, "before_flush", clash)
     [message] = ingest(store, mailbox, classifier, Policy())
     other.dispose()
     assert message.case.status == "open" and message.case.reference.endswith("-000002")
     assert count(store, Case) == 2 and mailbox.waiting() == []
+
+
+def test_a_thread_and_a_second_delivery_in_one_poll_join_their_case(
+    tmp_path: Path,
+    store: Session,
+    classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # All three are stored in one transaction: each must see the ones stored before it, in a
+    # session that, like the service's, does not flush before each query.
+    monkeypatch.setattr("worker.ingest.GROUP_SECONDS", 600.0)
+    store = Session(store.get_bind(), autoflush=False, expire_on_commit=False)
+    mailbox = Maildir(tmp_path / "mailbox")
+    first = make_mail(REQUEST, subject="Inzageverzoek")
+    reply = make_mail("Nog een vraag.", subject="Re: Inzageverzoek").replace(
+        b"Message-ID: <test@example.nl>",
+        b"Message-ID: <two@example.nl>\nIn-Reply-To: <test@example.nl>",
+    )
+    for raw in (first, first, reply):
+        mailbox.deliver(raw)
+    stored = ingest(store, mailbox, classifier, Policy())
+    assert len(stored) == 3 and count(store, Case) == 1 and count(store, Message) == 3
+    [again] = [m for m in stored if m.duplicate_of is not None]
+    assert again.raw is None and {m.case.id for m in stored} == {stored[0].case.id}
+    assert stored[0].case.status == "review" and mailbox.waiting() == []
+    assert "not stored together" not in caplog.text  # not by the one-at-a-time fallback
+
+
+def test_a_message_the_store_refuses_does_not_cost_the_rest_of_its_group(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    for n in range(5):
+        mailbox.deliver(make_mail(REQUEST, subject=f"verzoek {n}").replace(b"<test@", b"<g%d@" % n))
+
+    def refuse(session: Session, *_: object) -> None:
+        # The store refuses the message with this Message-ID each time it is written.
+        if any(isinstance(o, Message) and o.message_id == "<g2@example.nl>" for o in session.new):
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    event.listen(store, "before_flush", refuse)
+    stored = ingest(store, mailbox, classifier, Policy())
+    event.remove(store, "before_flush", refuse)
+    assert len(stored) == 5 == count(store, Case) == count(store, Message)
+    [failed] = [m for m in stored if m.case.status == "review"]
+    assert failed.message_id == "" and failed.case.subject == "(headers not stored)"
+    assert any("could not be taken in" in r for r in failed.case.reasons)
+    assert {m.case.subject for m in stored if m is not failed} == {
+        f"verzoek {n}" for n in (0, 1, 3, 4)
+    }
+    assert mailbox.waiting() == [] and len(mailbox.in_folder("Processed")) == 4

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -31,6 +32,11 @@ log = logging.getLogger("worker.decide")
 
 # How often a new case draws its reference again after a clash with another worker's.
 REFERENCE_TRIES = 3
+# Messages stored per transaction, at most, and the most time spent deciding them first: one
+# sync to disk per group, and the store is written (locked, on SQLite) only while a decided
+# group is stored, never while its messages are read and OCRed.
+GROUP_MESSAGES = 50
+GROUP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ def ingest(
 ) -> list[Message]:
     """Finishes moves left by an earlier run, then takes every new message in, a batch of
     bodies at a time; returns the messages stored, each with its case. `stop` is asked between
-    messages (a SIGTERM lets the message in hand finish)."""
+    messages, never while a transaction writes (a SIGTERM lets the messages in hand finish)."""
     finish_moves(session, mailbox, policy.replace_cut_on_server)
     known = set(
         session.scalars(
@@ -89,43 +95,142 @@ def ingest(
         )
     )
     new = [key for key in mailbox.waiting() if key not in known]
-    stored = []
+    stored: list[Message] = []
+    stopped = False
     for start in range(0, len(new), mailbox.batch):
-        if stop():
+        if stopped or stop():
             break
         keys = new[start : start + mailbox.batch]
         # Keys absent from the answer were moved away by someone else, or cannot be read now.
         bodies = mailbox.fetch(keys)
-        taken = []
+        taken: list[Message] = []
+        group: list[Classified] = []
+        began = time.monotonic()
         for key in keys:
-            if key in bodies and not stop():
-                raw = bodies.pop(key)
-                message = _take_in_one(session, mailbox, key, raw, classifier, policy, responder)
-                if message is not None:
-                    taken.append(message)
+            if key not in bodies:
+                continue
+            if stop():
+                stopped = True
+                break
+            group.append(classified(key, bodies.pop(key), classifier))
+            if len(group) >= GROUP_MESSAGES or time.monotonic() - began >= GROUP_SECONDS:
+                taken.extend(store_group(session, mailbox, group, policy, responder))
+                group, began = [], time.monotonic()
+        taken.extend(store_group(session, mailbox, group, policy, responder))
         # Each message was committed with its pending move: now the batch is moved.
         move_all(session, mailbox, taken, policy.replace_cut_on_server)
         stored.extend(taken)
     return stored
 
 
-def _take_in_one(
+@dataclass(frozen=True)
+class Classified:
+    """A message read and decided, not yet stored: what storing it needs."""
+
+    key: str
+    raw: bytes
+    decision: Decision
+    checked: bool  # False: the classifier failed, its attachments were not looked at
+    headers: Headers
+    digest: str
+    kept: bytes | None
+
+
+def classified(key: str, raw: bytes, classifier: Classifier) -> Classified:
+    """Decides one message, without touching the store (the slow part: OCR, the rules)."""
+    try:
+        decision = classifier.classify(raw)
+        checked = True
+    except Exception as err:  # the message is kept and a person looks
+        decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
+        checked = False
+    # The digest is of what arrived: a second delivery matches it.
+    digest = hashlib.sha256(raw).hexdigest()
+    kept = _keepable(raw, decision, checked)
+    return Classified(key, raw, decision, checked, Headers.of(raw), digest, kept)
+
+
+def store_group(
+    session: Session,
+    mailbox: Mailbox,
+    group: list[Classified],
+    policy: Policy,
+    responder: Responder | None = None,
+) -> list[Message]:
+    """Stores decided messages, their cases and their mail in one transaction: one commit
+    (one sync to disk) for the group instead of one per message. Each message is flushed
+    before the next, so the next one's lookups (a duplicate, a follow-up, the next reference,
+    the day's replies to an address) see it. When any of them fails, nothing of the group
+    stays and each is stored again on its own, the failing one as a case in review."""
+    if not group:
+        return []
+    try:
+        messages = []
+        for item in group:
+            messages.append(_record(session, mailbox, item, policy, responder))
+            session.flush()
+        session.commit()
+    except Exception as err:
+        session.rollback()
+        log.warning("%d message(s) not stored together (%s); one at a time", len(group), err)
+        messages = [
+            m for item in group if (m := _store_alone(session, mailbox, item, policy, responder))
+        ]
+    failpoint("after-commit")
+    for message in messages:
+        _log_disposition(message)
+    return messages
+
+
+def take_in(
     session: Session,
     mailbox: Mailbox,
     key: str,
     raw: bytes,
     classifier: Classifier,
     policy: Policy,
+    responder: Responder | None = None,
+) -> Message | None:
+    """Stores one message and its case, and the mail it sends, in one transaction; None when
+    another worker took it."""
+    return _store_alone(session, mailbox, classified(key, raw, classifier), policy, responder)
+
+
+def _store_alone(
+    session: Session,
+    mailbox: Mailbox,
+    item: Classified,
+    policy: Policy,
     responder: Responder | None,
 ) -> Message | None:
     try:
-        message = take_in(session, mailbox, key, raw, classifier, policy, responder)
+        return _store_one(session, mailbox, item, policy, responder)
     except Exception as err:  # one bad message never blocks the ones behind it
         session.rollback()
-        message = _take_in_failed(session, mailbox, key, raw, err, policy)
-    if message is not None:
-        _log_disposition(message)
-    return message
+        return _take_in_failed(session, mailbox, item.key, item.raw, err, policy)
+
+
+def _store_one(
+    session: Session,
+    mailbox: Mailbox,
+    item: Classified,
+    policy: Policy,
+    responder: Responder | None,
+) -> Message | None:
+    for attempt in range(REFERENCE_TRIES):
+        try:
+            message = _record(session, mailbox, item, policy, responder)
+            session.commit()
+            return message
+        except IntegrityError:
+            session.rollback()
+            if _known(session, mailbox, item.key):
+                return None  # the same key was stored meanwhile: that worker has it
+            # Else a case reference clashed with one drawn at the same moment by a worker on
+            # another mailbox: draw again; after that the caller stores it as failed.
+            if attempt == REFERENCE_TRIES - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _log_disposition(message: Message) -> None:
@@ -160,53 +265,15 @@ def _take_in_failed(
     kept = _keepable(raw, decision, checked=False)
     digest = hashlib.sha256(raw).hexdigest()
     for headers in (Headers.of(raw), Headers("", "(headers not stored)", "", ())):
+        item = Classified(key, raw, decision, False, headers, digest, kept)
         try:
-            message = _record(session, mailbox, key, kept, digest, headers, decision, policy)
+            message = _record(session, mailbox, item, policy)
             session.commit()
             return message
         except Exception as again:  # the store itself refused: try with less, or wait
             session.rollback()
             log.error("%s: not stored as a failed case either: %s", key, again)
     return None
-
-
-def take_in(
-    session: Session,
-    mailbox: Mailbox,
-    key: str,
-    raw: bytes,
-    classifier: Classifier,
-    policy: Policy,
-    responder: Responder | None = None,
-) -> Message | None:
-    """Stores one message and its case, and the mail it sends, in one transaction; None when
-    another worker took it."""
-    try:
-        decision = classifier.classify(raw)
-        checked = True
-    except Exception as err:  # the message is kept and a person looks
-        decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
-        checked = False
-    headers = Headers.of(raw)
-    digest = hashlib.sha256(raw).hexdigest()  # of what arrived: a second delivery matches it
-    kept = _keepable(raw, decision, checked)
-    for attempt in range(REFERENCE_TRIES):
-        try:
-            message = _record(
-                session, mailbox, key, kept, digest, headers, decision, policy, responder
-            )
-            session.commit()
-            failpoint("after-commit")
-            return message
-        except IntegrityError:
-            session.rollback()
-            if _known(session, mailbox, key):
-                return None  # the same key was stored meanwhile: that worker has it
-            # Else a case reference clashed with one drawn at the same moment by a worker on
-            # another mailbox: draw again; after that the caller stores it as failed.
-            if attempt == REFERENCE_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _known(session: Session, mailbox: Mailbox, key: str) -> bool:
@@ -223,14 +290,17 @@ def _known(session: Session, mailbox: Mailbox, key: str) -> bool:
 def _record(
     session: Session,
     mailbox: Mailbox,
-    key: str,
-    raw: bytes | None,
-    digest: str,
-    headers: Headers,
-    decision: Decision,
+    item: Classified,
     policy: Policy,
     responder: Responder | None = None,
 ) -> Message:
+    key, raw, digest, headers, decision = (
+        item.key,
+        item.kept,
+        item.digest,
+        item.headers,
+        item.decision,
+    )
     received = now()
     message = Message(
         source=mailbox.name,
