@@ -218,3 +218,19 @@ def test_a_move_the_server_refuses_waits_and_holds_up_no_other_mail(
     assert len(list(failures)) == 5
     case = pending[0].case
     assert case.status == "review" and "refuses to move it to Ignored" in case.reasons[-1]
+
+
+def test_a_folder_made_by_another_connection_at_the_same_moment_is_no_error(
+    dovecot: Dovecot,
+) -> None:
+    from worker.imap import _create
+
+    # The poll's connection and the send job's open at once: both find "Review" missing, and
+    # the second CREATE is answered NO [ALREADYEXISTS].
+    with dovecot.client() as first, dovecot.client() as second:
+        _create(first, "Review")
+        _create(second, "Review")
+        assert second.folder_exists("Review")
+        # Any other refusal still counts as one.
+        with pytest.raises(Exception, match=r"\[CANNOT\]"):
+            _create(second, "a" * 2000)

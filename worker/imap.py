@@ -76,7 +76,7 @@ class ImapMailbox:
             self._uidplus = client.has_capability("UIDPLUS")
             for name in (*FOLDERS, self.account.sent_folder):
                 if not client.folder_exists(name):
-                    client.create_folder(name)
+                    _create(client, name)
             selected = client.select_folder(self.folder)
             self.validity = int(selected[b"UIDVALIDITY"])
         return self
@@ -233,3 +233,13 @@ def reachable(account: Account) -> str:
     with ImapMailbox(account) as mailbox:
         waiting = len(mailbox.waiting())
     return f"{account.user}@{account.host}:{account.port}, {waiting} message(s) waiting"
+
+
+def _create(client: IMAPClient, name: str) -> None:
+    # Another connection (the send job's, a second worker's) may make it at the same moment:
+    # then the server answers NO [ALREADYEXISTS] (RFC 5530), which is what was wanted.
+    try:
+        client.create_folder(name)
+    except IMAPClientError as err:
+        if "ALREADYEXISTS" not in str(err).upper() or not client.folder_exists(name):
+            raise
