@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.policy import default
 from email.utils import getaddresses
 
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from worker.classify import Classifier
 from worker.decide import Decision, failure
 from worker.failpoints import failpoint
 from worker.mailbox import ACTOR, Mailbox, finish_moves, move_all
+from worker.mimepolicy import READING
 from worker.redact import without_documents
 from worker.respond import Original, Responder
 from worker.store import Case, Message, audit, next_reference, now
@@ -62,7 +62,7 @@ class Headers:
     @classmethod
     def of(cls, raw: bytes) -> Headers:
         try:
-            parsed = BytesHeaderParser(policy=default).parsebytes(raw[:65536])
+            parsed = BytesHeaderParser(policy=READING).parsebytes(raw[:65536])
             refers = " ".join(str(parsed.get(h, "")) for h in ("In-Reply-To", "References"))
             return cls(
                 _printable(str(parsed.get("Message-ID", "")).strip())[:998],

@@ -13,16 +13,16 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import parseaddr
 from typing import Protocol
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from worker.errors import MaybeSent, SendError
 from worker.failpoints import failpoint
 from worker.lease import dead_here
+from worker.mimepolicy import WRITING
 from worker.store import Case, Outgoing, audit, now, utc
 
 log = logging.getLogger("worker.send")
@@ -57,7 +57,7 @@ def queue(session: Session, case: Case, kind: str, message: EmailMessage) -> Out
         # Lower case, so the daily count per address can use the index.
         recipient=parseaddr(str(message["To"]))[1].lower(),
         message_id=str(message["Message-ID"]),
-        raw=message.as_bytes(policy=SMTP),
+        raw=message.as_bytes(policy=WRITING),
         status="pending",
         attempts=0,
         next_attempt_at=stamp,
@@ -121,6 +121,8 @@ def _claim(session: Session, ids: list[int], holder: str) -> list[Outgoing]:
             .where(Outgoing.id.in_(ids), Outgoing.status == "sending")
             .where(Outgoing.claimed_by == holder, Outgoing.claimed_at == stamp)
             .order_by(Outgoing.id)
+            # Each row's case is read for its audit line: all of them in one query.
+            .options(selectinload(Outgoing.case))
             .execution_options(populate_existing=True)
         )
     )

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from email import message_from_bytes
 from email.message import EmailMessage, Message
-from email.policy import default
+
+from worker.mimepolicy import READING
 
 NOTE = (
     "privacy-worker removed an attachment here ({content_type}): {why}. "
@@ -27,7 +28,7 @@ def is_document(part: Message) -> bool:
 
 def without_documents(raw: bytes, why: str) -> bytes:
     """The message with every image, PDF and untyped attachment replaced by a note."""
-    message = message_from_bytes(raw, policy=default)
+    message = message_from_bytes(raw, policy=READING)
     for part in message.walk():
         if is_document(part) and isinstance(part, EmailMessage):
             # set_content clears the part's own content headers first: a plain-text note in

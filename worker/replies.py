@@ -4,7 +4,6 @@ customers. Pure: nothing is sent or stored here; the outbox and the send job do 
 from __future__ import annotations
 
 import datetime as dt
-import email.policy
 import email.utils
 import re
 from dataclasses import dataclass, replace
@@ -12,6 +11,7 @@ from email.generator import Generator
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
 
+from worker.mimepolicy import WRITING
 from worker.refusal import refusal, syntax_problem
 from worker.replytemplates import (
     LANGUAGES,
@@ -157,7 +157,7 @@ def attach_original(message: EmailMessage, raw: bytes) -> None:
             raw, maintype="application", subtype="octet-stream", filename="original.eml"
         )
         return
-    part = EmailMessage(policy=email.policy.SMTP)
+    part = EmailMessage(policy=WRITING)
     part["Content-Type"] = "message/rfc822"
     part["Content-Disposition"] = 'attachment; filename="original.eml"'
     part["Content-Transfer-Encoding"] = "7bit" if raw.isascii() else "8bit"
@@ -172,7 +172,7 @@ class _Verbatim(Message):
     A parsed Message would be regenerated instead, which changes it and can fail on junk."""
 
     def __init__(self, raw: bytes) -> None:
-        super().__init__(policy=email.policy.SMTP)
+        super().__init__(policy=WRITING)
         # Surrogates carry the 8-bit bytes, as the parser itself keeps them.
         self.set_payload(raw.decode("ascii", "surrogateescape"))
 
@@ -218,7 +218,7 @@ def _envelope(
 ) -> EmailMessage:
     if not _MSG_ID.fullmatch(message_id):
         raise ValueError(f"not a Message-ID: {message_id!r}")
-    message = EmailMessage(policy=email.policy.SMTP)
+    message = EmailMessage(policy=WRITING)
     message["From"] = Address(display_name=one_line(sender_name, 78), addr_spec=_checked(sender))
     message["To"] = Address(addr_spec=_checked(recipient))
     message["Subject"] = rendered.subject
