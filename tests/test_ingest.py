@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -346,30 +347,58 @@ def test_a_reference_drawn_by_another_worker_at_the_same_moment_is_drawn_again(
     assert count(store, Case) == 2 and mailbox.waiting() == []
 
 
-def test_a_thread_and_a_second_delivery_in_one_poll_join_their_case(
+@pytest.mark.parametrize("second", ["the same again", "a reply", "quoting the reference"])
+def test_a_message_and_the_next_one_about_it_in_one_poll_make_one_case(
+    tmp_path: Path,
+    store: Session,
+    classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    second: str,
+) -> None:
+    # Both are stored in one transaction: the second must find the first, in a session that,
+    # like the service's, does not flush before each query.
+    monkeypatch.setattr("worker.ingest.GROUP_SECONDS", 600.0)
+    store = Session(store.get_bind(), autoflush=False, expire_on_commit=False)
+    mailbox = Maildir(tmp_path / "mailbox")
+    first = make_mail(REQUEST, subject="Inzageverzoek")
+    year = dt.datetime.now(dt.UTC).year
+    about = {
+        "the same again": first,
+        "a reply": make_mail("Nog een vraag.", subject="Re: Inzageverzoek").replace(
+            b"Message-ID: <test@example.nl>",
+            b"Message-ID: <two@example.nl>\nIn-Reply-To: <test@example.nl>",
+        ),
+        "quoting the reference": make_mail(
+            "Zie hierboven.", subject=f"Re: PRIV-{year}-000001", sender="Piet <piet@example.nl>"
+        ).replace(b"<test@", b"<three@"),
+    }[second]
+    mailbox.deliver(first)
+    mailbox.deliver(about)
+    stored = ingest(store, mailbox, classifier, Policy())
+    assert len(stored) == 2 and count(store, Case) == 1 and count(store, Message) == 2
+    assert stored[1].case.id == stored[0].case.id and mailbox.waiting() == []
+    assert (stored[1].duplicate_of is not None) == (second == "the same again")
+    assert stored[0].case.status == ("open" if second == "the same again" else "review")
+    assert "not stored together" not in caplog.text  # not by the one-at-a-time fallback
+
+
+def test_new_cases_stored_together_each_draw_the_next_reference(
     tmp_path: Path,
     store: Session,
     classifier: Classifier,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # All three are stored in one transaction: each must see the ones stored before it, in a
-    # session that, like the service's, does not flush before each query.
     monkeypatch.setattr("worker.ingest.GROUP_SECONDS", 600.0)
     store = Session(store.get_bind(), autoflush=False, expire_on_commit=False)
     mailbox = Maildir(tmp_path / "mailbox")
-    first = make_mail(REQUEST, subject="Inzageverzoek")
-    reply = make_mail("Nog een vraag.", subject="Re: Inzageverzoek").replace(
-        b"Message-ID: <test@example.nl>",
-        b"Message-ID: <two@example.nl>\nIn-Reply-To: <test@example.nl>",
-    )
-    for raw in (first, first, reply):
-        mailbox.deliver(raw)
+    for n in range(3):
+        raw = make_mail(REQUEST, subject=f"verzoek {n}", sender=f"p{n}@example.nl")
+        mailbox.deliver(raw.replace(b"<test@", b"<r%d@" % n))
     stored = ingest(store, mailbox, classifier, Policy())
-    assert len(stored) == 3 and count(store, Case) == 1 and count(store, Message) == 3
-    [again] = [m for m in stored if m.duplicate_of is not None]
-    assert again.raw is None and {m.case.id for m in stored} == {stored[0].case.id}
-    assert stored[0].case.status == "review" and mailbox.waiting() == []
+    year = stored[0].received_at.year
+    assert [m.case.reference for m in stored] == [f"PRIV-{year}-00000{n}" for n in (1, 2, 3)]
     assert "not stored together" not in caplog.text  # not by the one-at-a-time fallback
 
 

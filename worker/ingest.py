@@ -10,12 +10,12 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -158,17 +158,23 @@ def store_group(
     responder: Responder | None = None,
 ) -> list[Message]:
     """Stores decided messages, their cases and their mail in one transaction: one commit
-    (one sync to disk) for the group instead of one per message. Each message is flushed
-    before the next, so the next one's lookups (a duplicate, a follow-up, the next reference,
-    the day's replies to an address) see it. When any of them fails, nothing of the group
-    stays and each is stored again on its own, the failing one as a case in review."""
+    (one sync to disk) for the group instead of one per message, and one flush of batched
+    INSERTs. A message whose lookups (a duplicate, a follow-up, the next reference, the day's
+    replies to an address) could find one stored before it in the group is recorded after a
+    flush, so it sees that one. When any message fails, nothing of the group stays and each
+    is stored again on its own, the failing one as a case in review."""
     if not group:
         return []
     try:
         messages = []
+        pending = _Pending()
         for item in group:
-            messages.append(_record(session, mailbox, item, policy, responder))
-            session.flush()
+            if pending.touched_by(item, policy):
+                session.flush()
+                pending = _Pending()
+            message = _record(session, mailbox, item, policy, responder, pending.last_reference)
+            pending.add(message)
+            messages.append(message)
         session.commit()
     except Exception as err:
         session.rollback()
@@ -180,6 +186,36 @@ def store_group(
     for message in messages:
         _log_disposition(message)
     return messages
+
+
+@dataclass
+class _Pending:
+    """What a group added since its last flush, by the keys through which a later message's
+    lookups would find it: the queries of `_record` see only flushed rows."""
+
+    copies: set[tuple[str, str]] = field(default_factory=set)  # (Message-ID, digest)
+    message_ids: set[str] = field(default_factory=set)
+    references: set[str] = field(default_factory=set)
+    recipients: set[str] = field(default_factory=set)  # of the mail its new cases queued
+    last_reference: str = ""  # the highest reference its new cases drew
+
+    def touched_by(self, item: Classified, policy: Policy) -> bool:
+        headers = item.headers
+        return (
+            (headers.message_id, item.digest) in self.copies
+            or not self.message_ids.isdisjoint(headers.refers_to)
+            or not self.references.isdisjoint(_subject_references(headers.subject, policy))
+            or headers.sender.lower() in self.recipients
+        )
+
+    def add(self, message: Message) -> None:
+        self.copies.add((message.message_id, message.content_hash))
+        self.message_ids.add(message.message_id)
+        case = message.case
+        if inspect(case).pending:  # a new case: it, and the mail it queued, are not flushed
+            self.references.add(case.reference)
+            self.last_reference = max(self.last_reference, case.reference)
+            self.recipients.update(row.recipient for row in case.outgoing)
 
 
 def take_in(
@@ -293,7 +329,10 @@ def _record(
     item: Classified,
     policy: Policy,
     responder: Responder | None = None,
+    after: str = "",
 ) -> Message:
+    """Adds one message, and its case or the case it joins, to the session; `after` is the
+    highest case reference drawn but not yet flushed."""
     key, raw, digest, headers, decision = (
         item.key,
         item.kept,
@@ -331,7 +370,7 @@ def _record(
             case.status = "review"  # a requester wrote again: a person reads it
         audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
     else:
-        case = _new_case(session, headers, decision, policy, received)
+        case = _new_case(session, headers, decision, policy, received, after)
         if responder is not None:
             answered = Original(
                 headers.sender, headers.subject, headers.message_id, headers.references, raw
@@ -366,12 +405,17 @@ def _keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
 
 
 def _new_case(
-    session: Session, headers: Headers, decision: Decision, policy: Policy, received: dt.datetime
+    session: Session,
+    headers: Headers,
+    decision: Decision,
+    policy: Policy,
+    received: dt.datetime,
+    after: str = "",
 ) -> Case:
     status = "ignored" if decision.auto_generated else "review" if decision.needs_review else "open"
     document = decision.id_document
     case = Case(
-        reference=next_reference(session, policy.reference_prefix, received.year),
+        reference=next_reference(session, policy.reference_prefix, received.year, after),
         category=decision.category,
         status=status,
         language=decision.language,
@@ -395,8 +439,7 @@ def _new_case(
 
 def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | None:
     """The case a message answers: its reference in the subject, or a message it replies to."""
-    pattern = rf"\b{re.escape(policy.reference_prefix)}-\d{{4}}-\d{{6}}\b"
-    for reference in re.findall(pattern, headers.subject):
+    for reference in _subject_references(headers.subject, policy):
         case = session.scalar(select(Case).where(Case.reference == reference))
         if case is not None:
             return case
@@ -409,6 +452,11 @@ def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | Non
             .limit(1)
         )
     return None
+
+
+def _subject_references(subject: str, policy: Policy) -> list[str]:
+    pattern = rf"\b{re.escape(policy.reference_prefix)}-\d{{4}}-\d{{6}}\b"
+    return re.findall(pattern, subject)
 
 
 def _folder(status: str) -> str:

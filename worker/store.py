@@ -160,8 +160,9 @@ def audit(session: Session, case: Case | None, actor: str, action: str, detail: 
     session.add(Audit(case=case, at=now(), actor=actor, action=action, detail=detail))
 
 
-def next_reference(session: Session, prefix: str, year: int) -> str:
-    """The next case reference of the year, e.g. PRIV-2026-000123."""
+def next_reference(session: Session, prefix: str, year: int, after: str = "") -> str:
+    """The next case reference of the year, e.g. PRIV-2026-000123; above `after` too (one
+    drawn in this transaction and not yet flushed)."""
     stem = f"{prefix}-{year}-"
     # A range, not LIKE: SQLite's LIKE cannot use the index, which made every new case scan
     # all cases.
@@ -171,5 +172,7 @@ def next_reference(session: Session, prefix: str, year: int) -> str:
         .order_by(Case.reference.desc())
         .limit(1)
     )
+    if after.startswith(stem) and (last is None or after > last):
+        last = after
     number = int(last.removeprefix(stem)) + 1 if last else 1
     return f"{stem}{number:06d}"
