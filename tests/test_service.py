@@ -193,3 +193,39 @@ def test_health_fails_when_no_poll_ran(tmp_path: Path) -> None:
     env["PRIVACY_WORKER_HEARTBEAT_FILE"] = str(tmp_path / "heartbeat")
     sick = subprocess.run([*COMMAND, "health"], env=env, capture_output=True, text=True, cwd=ROOT)
     assert sick.returncode == 1 and "no poll yet" in sick.stdout
+
+
+def test_replies_go_out_while_the_poll_is_still_taking_mail_in(
+    tmp_path: Path, servers: tuple[Dovecot, SmtpSink], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import make_mail
+    from worker.config import load_settings
+    from worker.rules import load_rules
+    from worker.service import Worker
+    from worker.tenants import load_registry
+
+    imap, smtp = servers
+    request = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
+    for n in range(60):
+        raw = make_mail(request, subject=f"Inzage {n}", sender=f"Persoon <p{n}@example.nl>")
+        imap.deliver(raw.replace(b"<test@", b"<s%d@" % n))
+    monkeypatch.setattr("worker.ingest.GROUP_MESSAGES", 5)
+    env = environment(tmp_path, imap, smtp)
+    settings = load_settings(None, environ=env)
+
+    class Watched(Worker):
+        received_by_then = -1
+
+        def poll(self, on_stored: Callable[[], None] = lambda: None) -> list[Message]:
+            stored = super().poll(on_stored)
+            self.received_by_then = len(smtp.messages())
+            return stored
+
+    registry = load_registry(FIXTURES / "tenants.yaml")
+    with Watched(settings, load_rules(), registry, env) as worker:
+        stored, sent = worker.round()
+    assert len(stored) == 60 and sent == 60
+    # The first groups' replies had gone before the last group was stored.
+    assert 0 < worker.received_by_then < 60
+    assert len(smtp.messages()) == 60 == len(imap.folder("Sent"))
+    assert max(message_ids(smtp).values()) == 1

@@ -82,10 +82,12 @@ def ingest(
     policy: Policy,
     stop: Callable[[], bool] = lambda: False,
     responder: Responder | None = None,
+    committed: Callable[[], None] = lambda: None,
 ) -> list[Message]:
     """Finishes moves left by an earlier run, then takes every new message in, a batch of
     bodies at a time; returns the messages stored, each with its case. `stop` is asked between
-    messages, never while a transaction writes (a SIGTERM lets the messages in hand finish)."""
+    messages, never while a transaction writes (a SIGTERM lets the messages in hand finish);
+    `committed` is called after each group of messages is committed."""
     finish_moves(session, mailbox, policy.replace_cut_on_server)
     known = set(
         session.scalars(
@@ -114,13 +116,27 @@ def ingest(
                 break
             group.append(classified(key, bodies.pop(key), classifier))
             if len(group) >= GROUP_MESSAGES or time.monotonic() - began >= GROUP_SECONDS:
-                taken.extend(store_group(session, mailbox, group, policy, responder))
+                taken.extend(_stored(session, mailbox, group, policy, responder, committed))
                 group, began = [], time.monotonic()
-        taken.extend(store_group(session, mailbox, group, policy, responder))
+        taken.extend(_stored(session, mailbox, group, policy, responder, committed))
         # Each message was committed with its pending move: now the batch is moved.
         move_all(session, mailbox, taken, policy.replace_cut_on_server)
         stored.extend(taken)
     return stored
+
+
+def _stored(
+    session: Session,
+    mailbox: Mailbox,
+    group: list[Classified],
+    policy: Policy,
+    responder: Responder | None,
+    committed: Callable[[], None],
+) -> list[Message]:
+    messages = store_group(session, mailbox, group, policy, responder)
+    if messages:
+        committed()
+    return messages
 
 
 @dataclass(frozen=True)

@@ -42,17 +42,20 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
     )
     start = dt.datetime.now(dt.UTC)
 
+    def replies_waiting() -> None:
+        # New cases may have queued replies: they go now, while the poll goes on, not at the
+        # next send round. A send round in hand sees `worker.queued` and goes on itself.
+        if not worker.sending.locked():
+            _soon(scheduler, SEND_JOB)
+
     def poll() -> None:
-        stored = worker.poll()
+        stored = worker.poll(replies_waiting)
         for message in stored:
             outcome = "duplicate" if message.duplicate_of else "taken-in"
             metrics.messages.labels(outcome).inc()
         metrics.last_poll = time.time()
         heartbeat.parent.mkdir(parents=True, exist_ok=True)
         heartbeat.touch()
-        if stored:
-            # New cases may have queued replies: they go now, not at the next send round.
-            _soon(scheduler, SEND_JOB)
 
     def send() -> None:
         metrics.sent.inc(worker.send())
@@ -83,11 +86,11 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
     log.info("stopping: finishing the message in hand")
     if watch is not None:
         watch.stop()
-    # No new rounds; then the round in hand, which sees the flag between messages, ends under
-    # the lock. (shutdown(wait=True) would hold the scheduler's lock that a job in hand may
+    # No new rounds; then the rounds in hand, which see the flag between messages, end under
+    # their locks. (shutdown(wait=True) would hold the scheduler's lock that a job in hand may
     # need to schedule the send round: a deadlock.)
     scheduler.shutdown(wait=False)
-    with worker.busy:
+    with worker.polling, worker.sending:
         log.info("stopped")
     return 0
 

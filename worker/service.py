@@ -60,8 +60,12 @@ class Worker:
         self.responder = Responder.from_settings(settings, rules.directory, registry)
         self.stopping = threading.Event()
         self.holder = holder_name()
-        # A poll and a send never run at once in one process: both use the store's session.
-        self.busy = threading.Lock()
+        # A poll and a send may run at once (each has its own session and connections), never
+        # two polls or two sends; housekeeping runs alone.
+        self.polling = threading.Lock()
+        self.sending = threading.Lock()
+        # Set when a poll stored mail to send: a send round in hand goes on with it.
+        self.queued = threading.Event()
 
     def close(self) -> None:
         self.scanner.close()
@@ -78,10 +82,16 @@ class Worker:
             return Maildir(self.settings.maildir).name
         return ImapMailbox(self.imap, self.settings.imap_folder).name
 
-    def poll(self) -> list[Message]:
-        """One poll, under the mailbox's lease; another live worker's lease means skip."""
+    def poll(self, on_stored: Callable[[], None] = lambda: None) -> list[Message]:
+        """One poll, under the mailbox's lease; another live worker's lease means skip.
+        `on_stored` is called after each group of messages is committed (replies may wait)."""
         lease = Held(self.engine, f"poll {self.mailbox_name()}", self.holder, LEASE_SECONDS)
-        with self.busy:
+
+        def committed() -> None:
+            self.queued.set()
+            on_stored()
+
+        with self.polling:
             if not lease.take():
                 log.warning("another worker holds the mailbox; this poll is skipped")
                 return []
@@ -94,6 +104,7 @@ class Worker:
                         self.policy,
                         _go_on(self, lease),
                         self.responder,
+                        committed,
                     )
                     # Read what the summary needs while the session is open.
                     for message in stored:
@@ -104,26 +115,61 @@ class Worker:
                 lease.release()
 
     def send(self) -> int:
-        """One round of the outbox, under its lease."""
+        """Rounds of the outbox, under its lease, until no poll stored more mail meanwhile."""
+        sent = 0
+        while True:
+            with self.sending:
+                self.queued.clear()
+                sent += self._send_round()
+            if not self.queued.is_set() or self.stopping.is_set():
+                return sent
+
+    def round(self) -> tuple[list[Message], int]:
+        """A poll, the outbox sent alongside it (a group's replies go once it is stored, while
+        the next is read), then the rest of the outbox: `run --once`. Returns what was stored
+        and how many mails were sent."""
+        sent = 0
+        polled = threading.Event()
+
+        def send_alongside() -> None:
+            nonlocal sent
+            while not polled.is_set():
+                if self.queued.wait(timeout=1.0) and not polled.is_set():
+                    try:
+                        sent += self.send()
+                    except Exception:  # the send after the poll tries again, and says why
+                        log.exception("sending alongside the poll failed")
+                        return
+
+        sender = threading.Thread(target=send_alongside, name="send-alongside", daemon=True)
+        sender.start()
+        try:
+            stored = self.poll()
+        finally:
+            polled.set()
+            self.queued.set()
+            sender.join()
+        return stored, sent + self.send()
+
+    def _send_round(self) -> int:
         lease = Held(self.engine, "outbox", self.holder, LEASE_SECONDS)
-        with self.busy:
-            if not lease.take():
-                return 0
-            try:
-                with self._transport() as transport, self._session() as session:
-                    return flush(
-                        session,
-                        transport,
-                        self.settings.mailbox_address,
-                        _go_on(self, lease),
-                        self.holder,
-                    )
-            finally:
-                lease.release()
+        if not lease.take():
+            return 0
+        try:
+            with self._transport() as transport, self._session() as session:
+                return flush(
+                    session,
+                    transport,
+                    self.settings.mailbox_address,
+                    _go_on(self, lease),
+                    self.holder,
+                )
+        finally:
+            lease.release()
 
     def housekeeping(self) -> None:
         """The daily job: deadlines in the log, closed cases past retention purged."""
-        with self.busy, Session(self.engine) as session:
+        with self.polling, self.sending, Session(self.engine) as session:
             deadlines(session)
             purge(session, self.settings.retention_days)
 
@@ -177,8 +223,7 @@ def run_once(
     for path in sorted(samples.glob("*.eml")) if samples else []:
         Maildir(settings.maildir).deliver(path.read_bytes())
     with Worker(settings, rules, registry) as worker:
-        stored = worker.poll()
-        sent = worker.send()
+        stored, sent = worker.round()
     out.write(summary(stored))
     out.write(f"{sent} mail(s) sent\n")
     return 0
