@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from worker.idle import IdleWatch
 from worker.metrics import Metrics
-from worker.service import Worker
+from worker.service import Worker, responsive_threads
 
 log = logging.getLogger("worker.service")
 
@@ -33,6 +33,7 @@ SEND_JOB = "send"
 def run_forever(worker: Worker, heartbeat: Path) -> int:
     """Runs until a signal; returns the exit code."""
     settings = worker.settings
+    responsive_threads()  # a poll and a send run at once
     metrics = Metrics(worker.engine)
     if settings.metrics_listen:
         metrics.serve(settings.metrics_listen)
