@@ -434,7 +434,6 @@ def read_with_the_default_policy(raw: bytes) -> tuple[str, str, str, tuple[str, 
     """The headers ingestion needs, as the standard parser reads them (what Headers.of did
     before it was made faster)."""
     import re
-
     from email.parser import BytesHeaderParser
     from email.utils import getaddresses
 

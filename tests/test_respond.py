@@ -124,6 +124,13 @@ def test_replies_to_one_address_stop_at_the_daily_limit(
     assert len(reasons) == 1
 
 
+def test_the_daily_limit_counts_the_replies_of_earlier_polls(desk: Desk) -> None:
+    desk.poll(*(mail(n) for n in range(3)))
+    [fourth] = desk.poll(mail(3))
+    assert len(desk.sent()) == 3 and fourth.status == "review"
+    assert any("3 automatic replies" in r for r in fourth.reasons)
+
+
 def test_an_unredacted_copy_gets_the_kopieid_reply_and_is_not_kept(desk: Desk) -> None:
     from tests.scan.test_classify_scan import mail_with, passport_png
 

@@ -26,7 +26,7 @@ from worker.mailbox import ACTOR, Mailbox, finish_moves, move_all
 from worker.mimepolicy import READING
 from worker.redact import without_documents
 from worker.respond import Original, Responder
-from worker.store import Case, Message, audit, next_reference, now
+from worker.store import Case, Message, Outgoing, audit, next_reference, now
 
 log = logging.getLogger("worker.decide")
 
@@ -196,13 +196,16 @@ def store_group(
         return []
     try:
         messages = []
-        pending = _Pending()
+        pending, seen = _Pending(), _Seen.read(session, group)
         for item in group:
             if pending.touched_by(item, policy):
                 session.flush()
                 pending = _Pending()
-            message = _record(session, mailbox, item, policy, responder, pending.last_reference)
+            message = _record(
+                session, mailbox, item, policy, responder, pending.last_reference, seen
+            )
             pending.add(message)
+            seen.add(message)
             messages.append(message)
         session.commit()
     except Exception as err:
@@ -215,6 +218,38 @@ def store_group(
     for message in messages:
         _log_disposition(message)
     return messages
+
+
+@dataclass
+class _Seen:
+    """For a group: the Message-IDs a stored message already has, and the addresses that had
+    automatic mail in the last day, read once for the group and grown by its own messages.
+    A duplicate lookup, or a count of the day's replies, that cannot find anything is skipped."""
+
+    message_ids: set[str]
+    recipients: set[str]
+
+    @classmethod
+    def read(cls, session: Session, group: list[Classified]) -> _Seen:
+        ids = {item.headers.message_id for item in group}
+        senders = {item.headers.sender.lower() for item in group}
+        stored = session.scalars(
+            select(Message.message_id).where(
+                Message.message_id.in_(ids), Message.duplicate_of.is_(None)
+            )
+        )
+        since = now() - dt.timedelta(days=1)
+        replied = session.scalars(
+            select(Outgoing.recipient).where(
+                Outgoing.recipient.in_(senders), Outgoing.created_at >= since
+            )
+        )
+        return cls(set(stored), set(replied))
+
+    def add(self, message: Message) -> None:
+        self.message_ids.add(message.message_id)
+        if inspect(message.case).pending:  # only a new case queues mail here
+            self.recipients.update(row.recipient for row in message.case.outgoing)
 
 
 @dataclass
@@ -359,9 +394,11 @@ def _record(
     policy: Policy,
     responder: Responder | None = None,
     after: str = "",
+    seen: _Seen | None = None,
 ) -> Message:
     """Adds one message, and its case or the case it joins, to the session; `after` is the
-    highest case reference drawn but not yet flushed."""
+    highest case reference drawn but not yet flushed; `seen` (for a group) tells which
+    lookups can be skipped."""
     key, raw, digest, headers, decision = (
         item.key,
         item.kept,
@@ -379,13 +416,15 @@ def _record(
         raw=raw,
         received_at=received,
     )
-    original = session.scalar(
-        select(Message).where(
-            Message.message_id == headers.message_id,
-            Message.content_hash == digest,
-            Message.duplicate_of.is_(None),
+    original = None
+    if seen is None or headers.message_id in seen.message_ids:
+        original = session.scalar(
+            select(Message).where(
+                Message.message_id == headers.message_id,
+                Message.content_hash == digest,
+                Message.duplicate_of.is_(None),
+            )
         )
-    )
     if original is not None:
         # The same message again (a UIDVALIDITY change, a second delivery): no new case.
         message.case, message.raw, message.duplicate_of = original.case, None, original.id
@@ -404,7 +443,8 @@ def _record(
             answered = Original(
                 headers.sender, headers.subject, headers.message_id, headers.references, raw
             )
-            responder.new_case(session, case, decision, answered)
+            replied = seen is None or headers.sender.lower() in seen.recipients
+            responder.new_case(session, case, decision, answered, replied)
     message.case = case
     message.move_to = _folder("ignored" if decision.auto_generated else case.status)
     session.add(message)

@@ -79,14 +79,23 @@ class Responder:
             settings.max_replies_per_day,
         )
 
-    def new_case(self, session: Session, case: Case, decision: Decision, mail: Original) -> None:
-        """Queues what a new case sends, in the caller's transaction; may change its status."""
+    def new_case(
+        self,
+        session: Session,
+        case: Case,
+        decision: Decision,
+        mail: Original,
+        replied_before: bool = True,
+    ) -> None:
+        """Queues what a new case sends, in the caller's transaction; may change its status.
+        `replied_before` False says the sender had no automatic mail in the last day (the
+        caller knows; the count is then not read)."""
         if decision.auto_generated:
             return
         kinds = self._kinds(case, decision, mail)
         if not kinds:
             return
-        why = self.refused(session, mail.sender)
+        why = self.refused(session, mail.sender, replied_before)
         if why is not None:
             audit(session, case, ACTOR, "no-reply", why)
             if case.status == "open":
@@ -99,10 +108,10 @@ class Responder:
             case.status, case.closed_at = "forwarded", now()
             audit(session, case, ACTOR, "forwarded", f"to {case.tenant}")
 
-    def refused(self, session: Session, address: str) -> str | None:
+    def refused(self, session: Session, address: str, replied_before: bool = True) -> str | None:
         """Why this address gets no automatic mail now, or None."""
         why = refusal(address, self.mailbox, self.templates.never_reply)
-        if why is not None:
+        if why is not None or not replied_before:
             return why
         since = now() - dt.timedelta(days=1)
         sent = session.scalar(
