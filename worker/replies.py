@@ -10,6 +10,8 @@ from dataclasses import dataclass, replace
 from email.generator import Generator
 from email.headerregistry import Address
 from email.message import EmailMessage, Message
+from functools import lru_cache
+from typing import Any
 
 from worker.mimepolicy import WRITING
 from worker.refusal import refusal, syntax_problem
@@ -219,7 +221,7 @@ def _envelope(
     if not _MSG_ID.fullmatch(message_id):
         raise ValueError(f"not a Message-ID: {message_id!r}")
     message = EmailMessage(policy=WRITING)
-    message["From"] = Address(display_name=one_line(sender_name, 78), addr_spec=_checked(sender))
+    message["From"] = _from(sender_name, sender)
     message["To"] = Address(addr_spec=_checked(recipient))
     message["Subject"] = rendered.subject
     message["Date"] = email.utils.format_datetime(date or dt.datetime.now(dt.UTC))
@@ -227,6 +229,14 @@ def _envelope(
     # Exchange and Outlook honour this instead of RFC 3834: no out-of-office back to us.
     message["X-Auto-Response-Suppress"] = "All"
     return message
+
+
+@lru_cache(maxsize=16)
+def _from(sender_name: str, sender: str) -> Any:
+    # The same for every mail: made (and its address checked) once. Header objects are
+    # immutable, so one can be set on many messages.
+    address = Address(display_name=one_line(sender_name, 78), addr_spec=_checked(sender))
+    return WRITING.header_factory("From", address)
 
 
 def _checked(address: str) -> str:

@@ -161,9 +161,13 @@ def audit(session: Session, case: Case | None, actor: str, action: str, detail: 
 
 
 def next_reference(session: Session, prefix: str, year: int, after: str = "") -> str:
-    """The next case reference of the year, e.g. PRIV-2026-000123; above `after` too (one
-    drawn in this transaction and not yet flushed)."""
+    """The next case reference of the year, e.g. PRIV-2026-000123; the one after `after`
+    when that is given (drawn in this transaction and not yet flushed)."""
     stem = f"{prefix}-{year}-"
+    if after.startswith(stem):
+        # One drawn in this transaction is the highest this worker knows; a reference another
+        # worker took meanwhile makes the INSERT fail, and the caller draws again.
+        return f"{stem}{int(after.removeprefix(stem)) + 1:06d}"
     # A range, not LIKE: SQLite's LIKE cannot use the index, which made every new case scan
     # all cases.
     last = session.scalar(
@@ -172,7 +176,5 @@ def next_reference(session: Session, prefix: str, year: int, after: str = "") ->
         .order_by(Case.reference.desc())
         .limit(1)
     )
-    if after.startswith(stem) and (last is None or after > last):
-        last = after
     number = int(last.removeprefix(stem)) + 1 if last else 1
     return f"{stem}{number:06d}"
