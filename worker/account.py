@@ -6,6 +6,7 @@ XOAUTH2 and an app-only token from the client-credentials flow (msal)."""
 from __future__ import annotations
 
 import functools
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -117,3 +118,10 @@ def _account(
         timeout=settings.network_timeout,
         sent_folder=settings.sent_folder,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings (system CAs, hostname checks) for every connection: made once, since
+    loading the CA certificates cost more than a whole reply (each send round connects)."""
+    return ssl.create_default_context()

@@ -6,10 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import ssl
 from pathlib import Path
 
-from worker.account import Account
+from worker.account import Account, tls_context
 from worker.errors import MaybeSent, SendError
 from worker.imap import ImapMailbox
 
@@ -136,7 +135,7 @@ class SmtpTransport:
         if self._smtp is not None:
             return self._smtp
         account = self.account
-        context = ssl.create_default_context()
+        context = tls_context() if account.security != "none" else None
         try:
             if account.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
