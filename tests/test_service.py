@@ -116,6 +116,12 @@ def test_kill_9_mid_batch_then_restart_no_loss_no_double_case_no_double_reply(
     worker.wait()
     left = len(imap.folder("INBOX"))
     assert 0 < left < len(MAILS), "the kill must land mid-batch"
+    # Replies go out while the poll runs, so the kill may land while one is being sent. The
+    # one window a reply can be doubled in is between the SMTP server's "250" and its copy in
+    # Sent (the restart finds no copy, so it sends again): at most one mail, never more.
+    filed = {str(message_from_bytes(m, policy=default)["Message-ID"]) for m in imap.folder("Sent")}
+    in_window = set(message_ids(smtp)) - filed
+    assert len(in_window) <= 1
     restarted = subprocess.run([*COMMAND, "run", "--once"], env=env, capture_output=True)
     assert restarted.returncode == 0, restarted.stderr
     cases, messages, outgoing, pending = store_counts(tmp_path)
@@ -123,7 +129,9 @@ def test_kill_9_mid_batch_then_restart_no_loss_no_double_case_no_double_reply(
     assert imap.folder("INBOX") == []
     assert sum(len(imap.folder(f)) for f in ("Processed", "Review", "Ignored")) == len(MAILS)
     received = message_ids(smtp)
-    assert len(received) == outgoing and max(received.values()) == 1
+    assert len(received) == outgoing
+    assert {i for i, n in received.items() if n > 1} <= in_window
+    assert max(received.values()) <= 2
 
 
 def test_the_service_answers_new_mail_at_once_with_idle_and_stops_on_sigterm(

@@ -118,14 +118,38 @@ class Worker:
                 lease.release()
 
     def send(self) -> int:
-        """Rounds of the outbox, under its lease, until no poll stored more mail meanwhile."""
+        """A round of the outbox under its lease, going on (on the same connections) while a
+        poll stores more mail meanwhile; returns how many mails were sent."""
         sent = 0
         while True:
-            with self.sending:
-                self.queued.clear()
-                sent += self._send_round()
+            sent += self._send_while_queued()
+            # Asked again once the lock is free: a poll that stored mail just before saw the
+            # round still running and left that mail to it.
             if not self.queued.is_set() or self.stopping.is_set():
                 return sent
+
+    def _send_while_queued(self) -> int:
+        with self.sending:
+            self.queued.clear()
+            lease = Held(self.engine, "outbox", self.holder, LEASE_SECONDS)
+            if not lease.take():
+                return 0
+            try:
+                with self._transport() as transport, self._session() as session:
+                    sent = 0
+                    while True:
+                        sent += flush(
+                            session,
+                            transport,
+                            self.settings.mailbox_address,
+                            _go_on(self, lease),
+                            self.holder,
+                        )
+                        if not self.queued.is_set() or self.stopping.is_set():
+                            return sent
+                        self.queued.clear()
+            finally:
+                lease.release()
 
     def round(self) -> tuple[list[Message], int]:
         """A poll, the outbox sent alongside it (a group's replies go once it is stored, while
@@ -154,22 +178,6 @@ class Worker:
             self.queued.set()
             sender.join()
         return stored, sent + self.send()
-
-    def _send_round(self) -> int:
-        lease = Held(self.engine, "outbox", self.holder, LEASE_SECONDS)
-        if not lease.take():
-            return 0
-        try:
-            with self._transport() as transport, self._session() as session:
-                return flush(
-                    session,
-                    transport,
-                    self.settings.mailbox_address,
-                    _go_on(self, lease),
-                    self.holder,
-                )
-        finally:
-            lease.release()
 
     def housekeeping(self) -> None:
         """The daily job: deadlines in the log, closed cases past retention purged."""
