@@ -463,6 +463,8 @@ def test_headers_are_read_as_the_standard_parser_reads_them() -> None:
     odd = [b"Subject: =?utf-8?q?half_=E2=80?= word\r\nFrom: =?utf-8?q?Jansen=2C_Jan?= <j@x.nl>\r\n"]
     odd.append("Subject: Grüße\r\nFrom: Jörg <jörg@example.de>\r\n\r\n".encode())
     odd.append(b"Subject: folded\r\n over\r\n\tlines\r\nReply-To: <a@b.nl>, c@d.nl\r\n\r\n")
+    odd.append(b"Message-ID: =?utf-8?q?=3C1@x=3E?=\r\nReferences: =?utf-8?q?=3Cr@x=3E?=\r\n\r\n")
+    odd.append(b"From: =?utf-8?q?a=40b.c?=\r\nSubject: bare\r carriage\r\n\r\n")
     raws = [p.read_bytes() for p in paths] + odd
     assert len(raws) > 40
     for raw in raws:

@@ -303,3 +303,24 @@ def test_a_mail_not_filed_in_sent_is_recorded_as_sent_at_once(
     assert flush(store, outbox, SENDER, holder=holder_name()) == 3
     rows = list(store.scalars(select(Outgoing)))
     assert [(r.status, r.filed) for r in rows] == [("sent", False)] * 3
+
+
+def test_a_mail_this_worker_may_have_sent_is_not_looked_for_in_sent_at_once(
+    store: Session, tmp_path: Path
+) -> None:
+    # The link died after DATA: the row stays "sending". Its copy may reach Sent late (Microsoft
+    # 365 files it itself), so the same worker's next round, a moment later, leaves it alone.
+    [row, *_] = queue_three(store)
+    me = holder_name()
+    row.status, row.claimed_by, row.claimed_at = "sending", me, now()
+    store.commit()
+    outbox = MaildirOutbox(tmp_path / "sent")
+    assert flush(store, outbox, SENDER, holder=me) == 2
+    store.refresh(row)
+    assert row.status == "sending"
+    # Minutes later it is settled by the Sent folder: not there, so it is sent.
+    row.claimed_at = now() - dt.timedelta(minutes=3)
+    store.commit()
+    assert flush(store, outbox, SENDER, holder=me) == 1
+    store.refresh(row)
+    assert row.status == "sent" and len(outbox.sent()) == 3

@@ -131,6 +131,15 @@ def test_the_daily_limit_counts_the_replies_of_earlier_polls(desk: Desk) -> None
     assert any("3 automatic replies" in r for r in fourth.reasons)
 
 
+def test_a_daily_limit_of_none_sends_no_automatic_reply(
+    tmp_path: Path, store: Session, classifier: Classifier, rules: RuleSet, registry: Registry
+) -> None:
+    silent = Responder(load_templates(rules.directory), registry, OWN, "Privacy Carerix", 0)
+    desk = Desk(tmp_path, store, classifier, silent)
+    [case] = desk.poll(mail(1))
+    assert desk.sent() == [] and case.status == "review"
+
+
 def test_an_unredacted_copy_gets_the_kopieid_reply_and_is_not_kept(desk: Desk) -> None:
     from tests.scan.test_classify_scan import mail_with, passport_png
 

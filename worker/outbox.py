@@ -33,6 +33,8 @@ BACKOFF_MINUTES = (1, 2, 5, 10, 15)
 GIVE_UP_AFTER = dt.timedelta(days=3)
 # A claim older than this is settled even when its worker cannot be known dead.
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
+# How long this process leaves its own "maybe sent" row before it looks for it in Sent.
+OWN_CLAIM_GRACE = dt.timedelta(minutes=2)
 # Rows claimed, and marked sent, per commit.
 CLAIM_BATCH = 20
 
@@ -213,8 +215,12 @@ def _settle_interrupted(session: Session, transport: Transport, holder: str) -> 
 
 
 def _abandoned(row: Outgoing, holder: str) -> bool:
-    if row.claimed_by is None or row.claimed_by == holder or dead_here(row.claimed_by):
+    if row.claimed_by is None or dead_here(row.claimed_by):
         return True
+    if row.claimed_by == holder:
+        # This process's own claim: a send that may have gone (the link died after DATA).
+        # Its copy may reach Sent late (Microsoft 365 files it itself): not looked for at once.
+        return row.claimed_at is None or now() - utc(row.claimed_at) > OWN_CLAIM_GRACE
     # A worker elsewhere cannot be asked; a claim this old is a crash, not a slow send.
     return row.claimed_at is None or now() - utc(row.claimed_at) > CLAIM_TIMEOUT
 

@@ -111,8 +111,8 @@ class Responder:
     def refused(self, session: Session, address: str, replied_before: bool = True) -> str | None:
         """Why this address gets no automatic mail now, or None."""
         why = refusal(address, self.mailbox, self.templates.never_reply)
-        if why is not None or not replied_before:
-            return why
+        if why is not None or (not replied_before and self.max_per_day > 0):
+            return why  # (none sent to it today: below any limit but 0)
         since = now() - dt.timedelta(days=1)
         sent = session.scalar(
             select(func.count())

@@ -63,7 +63,13 @@ def run_forever(worker: Worker, heartbeat: Path) -> int:
 
     jobs: list[tuple[str, Callable[[], None], dict[str, object]]] = [
         (POLL_JOB, poll, {"trigger": "interval", "seconds": settings.poll_seconds}),
-        (SEND_JOB, send, {"trigger": "interval", "seconds": settings.poll_seconds}),
+        # Two at once, so that a start asked for while a round ends is not skipped; the
+        # worker's lock runs them one after the other.
+        (
+            SEND_JOB,
+            send,
+            {"trigger": "interval", "seconds": settings.poll_seconds, "max_instances": 2},
+        ),
         ("housekeeping", worker.housekeeping, {"trigger": "cron", "hour": 3, "minute": 17}),
     ]
     for name, job, trigger in jobs:

@@ -148,6 +148,9 @@ class Worker:
                         if not self.queued.is_set() or self.stopping.is_set():
                             return sent
                         self.queued.clear()
+                        if not lease.take():  # renewed each time round: it may go on long
+                            log.error("lease outbox lost to another worker; sending stops")
+                            return sent
             finally:
                 lease.release()
 
