@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -136,7 +137,7 @@ class Worker:
                 return 0
             try:
                 with self._transport() as transport, self._session() as session:
-                    sent = 0
+                    sent, renewed = 0, time.monotonic()
                     while True:
                         sent += flush(
                             session,
@@ -148,9 +149,13 @@ class Worker:
                         if not self.queued.is_set() or self.stopping.is_set():
                             return sent
                         self.queued.clear()
-                        if not lease.take():  # renewed each time round: it may go on long
-                            log.error("lease outbox lost to another worker; sending stops")
-                            return sent
+                        # Renewed now and then, as this may go on long (not each time round:
+                        # it waits for the poll's write to the store).
+                        if time.monotonic() - renewed > LEASE_SECONDS / 5:
+                            if not lease.take():
+                                log.error("lease outbox lost to another worker; sending stops")
+                                return sent
+                            renewed = time.monotonic()
             finally:
                 lease.release()
 
