@@ -307,34 +307,25 @@ def _store_alone(
     policy: Policy,
     responder: Responder | None,
 ) -> Message | None:
+    """One message in a transaction of its own; a case in review when that fails."""
     try:
-        return _store_one(session, mailbox, item, policy, responder)
+        for attempt in range(REFERENCE_TRIES):
+            try:
+                message = _record(session, mailbox, item, policy, responder)
+                session.commit()
+                return message
+            except IntegrityError:
+                session.rollback()
+                if _known(session, mailbox, item.key):
+                    return None  # the same key was stored meanwhile: that worker has it
+                # Else a case reference clashed with one drawn at the same moment by a worker
+                # on another mailbox: draw again, then store it as failed.
+                if attempt == REFERENCE_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
     except Exception as err:  # one bad message never blocks the ones behind it
         session.rollback()
         return _take_in_failed(session, mailbox, item.key, item.raw, err, policy)
-
-
-def _store_one(
-    session: Session,
-    mailbox: Mailbox,
-    item: Classified,
-    policy: Policy,
-    responder: Responder | None,
-) -> Message | None:
-    for attempt in range(REFERENCE_TRIES):
-        try:
-            message = _record(session, mailbox, item, policy, responder)
-            session.commit()
-            return message
-        except IntegrityError:
-            session.rollback()
-            if _known(session, mailbox, item.key):
-                return None  # the same key was stored meanwhile: that worker has it
-            # Else a case reference clashed with one drawn at the same moment by a worker on
-            # another mailbox: draw again; after that the caller stores it as failed.
-            if attempt == REFERENCE_TRIES - 1:
-                raise
-    raise AssertionError("unreachable")
 
 
 def _log_disposition(message: Message) -> None:
