@@ -34,7 +34,7 @@ listen = 127.0.0.1
 base_dir = {base}/run
 state_dir = {base}/state
 log_path = {base}/dovecot.log
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_login_user = dovenull
@@ -57,7 +57,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 namespace inbox {{
@@ -70,6 +71,35 @@ namespace inbox {{
 }}
 {extra}
 """
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A private CA (trustme) and a server certificate it issued, as PEM files."""
+
+    ca_file: Path
+    cert_file: Path
+    key_file: Path
+
+    @classmethod
+    def issue(cls, folder: Path, *names: str) -> Tls:
+        import trustme
+
+        ca = trustme.CA()
+        leaf = ca.issue_cert(*(names or ("localhost", "127.0.0.1")))
+        tls = cls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+        ca.cert_pem.write_to_path(str(tls.ca_file))
+        for blob in leaf.cert_chain_pems:
+            blob.write_to_path(str(tls.cert_file), append=True)
+        leaf.private_key_pem.write_to_path(str(tls.key_file))
+        return tls
+
+    def server_context(self):  # type: ignore[no-untyped-def]
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
 
 
 def free_port() -> int:
@@ -87,6 +117,12 @@ class Dovecot:
     host: str = "127.0.0.1"
     user: str = USER
     password: str = PASSWORD
+    tls_port: int = 0
+
+    @property
+    def log(self) -> str:
+        path = self.base / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     @property
     def config(self) -> Path:
@@ -153,8 +189,9 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 @contextmanager
-def dovecot_server(extra: str = "") -> Iterator[Dovecot]:
-    """Starts a private Dovecot; the tests fail (never skip) when it cannot run here."""
+def dovecot_server(extra: str = "", tls: Tls | None = None) -> Iterator[Dovecot]:
+    """Starts a private Dovecot, with IMAPS and STARTTLS when given a certificate; the tests
+    fail (never skip) when it cannot run here."""
     if shutil.which("dovecot") is None or os.geteuid() != 0:
         pytest.fail("Dovecot tests need Debian's dovecot-imapd and root (./dev setup installs it)")
     # Short path: Dovecot's unix socket names break on long ones.
@@ -167,12 +204,19 @@ def dovecot_server(extra: str = "") -> Iterator[Dovecot]:
     _chown_tree(base / "mail", owner.pw_uid, owner.pw_gid)
     _chown_tree(base / "home", owner.pw_uid, owner.pw_gid)
     (base / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    server = Dovecot(base, port)
-    server.config.write_text(_CONFIG.format(base=base, port=port, extra=extra))
+    server = Dovecot(base, port, tls_port=free_port() if tls else 0)
+    ssl = (
+        f"ssl = yes\nssl_cert = <{tls.cert_file}\nssl_key = <{tls.key_file}" if tls else "ssl = no"
+    )
+    server.config.write_text(
+        _CONFIG.format(base=base, port=port, extra=extra, ssl=ssl, tls_port=server.tls_port)
+    )
     with (base / "stdout.log").open("wb") as log:
         subprocess.run(["dovecot", "-c", str(server.config)], stdout=log, stderr=log, check=True)
     try:
         _wait_for(port)
+        if tls:
+            _wait_for(server.tls_port)
         yield server
     finally:
         pid = int((base / "run" / "master.pid").read_text())
@@ -204,6 +248,9 @@ class SmtpSink:
     host: str = "127.0.0.1"
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Per mail received: whether its session was encrypted, and who had logged in.
+    encrypted: list[bool] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
 
     def messages(self) -> list[bytes]:
         with self.lock:
@@ -211,9 +258,16 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[SmtpSink, object]]:
-    """Starts aiosmtpd; yields the sink and its controller (stop() and start() it again)."""
+def smtp_server(
+    port: int | None = None,
+    tls: Tls | None = None,
+    password: str | None = None,
+) -> Iterator[tuple[SmtpSink, object]]:
+    """Starts aiosmtpd; yields the sink and its controller (stop() and start() it again).
+    With a certificate it offers STARTTLS and requires it; with a password it requires a login
+    as USER with it."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     sink = SmtpSink(port or free_port())
 
@@ -234,9 +288,26 @@ def smtp_server(port: int | None = None) -> Iterator[tuple[SmtpSink, object]]:
                 sink.received.append(
                     (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)  # type: ignore[attr-defined]
                 )
+                sink.encrypted.append(bool(getattr(session, "ssl", None)))
+                login = getattr(session, "auth_data", None)
+                sink.logins.append(login.decode() if isinstance(login, bytes) else str(login))
             return "250 OK"
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port)
+    def authenticator(
+        server: object, session: object, envelope: object, mechanism: str, data: object
+    ) -> AuthResult:
+        good = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            USER.encode(),
+            (password or "").encode(),
+        )
+        return AuthResult(success=good, auth_data=USER.encode() if good else None)
+
+    options: dict[str, object] = {}
+    if tls is not None:
+        options.update(tls_context=tls.server_context(), require_starttls=True)
+    if password is not None:
+        options.update(authenticator=authenticator, auth_required=True)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port, **options)
     controller.start()
     try:
         yield sink, controller

@@ -67,9 +67,14 @@ class Account:
     oauth: OAuth | None = None
     timeout: float = 60.0
     sent_folder: str = "Sent"
+    ca_file: str = ""
 
     def password(self) -> str:
         return self.secret
+
+    def tls(self) -> ssl.SSLContext | None:
+        """How the connection is secured; None for plain text (only to a loopback host)."""
+        return None if self.security == "none" else tls_context(self.ca_file)
 
 
 def imap_account(settings: Settings, environ: Mapping[str, str]) -> Account | None:
@@ -117,11 +122,16 @@ def _account(
         oauth,
         timeout=settings.network_timeout,
         sent_folder=settings.sent_folder,
+        ca_file=settings.tls_ca_file,
     )
 
 
-@functools.lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    """The TLS settings (system CAs, hostname checks) for every connection: made once, since
-    loading the CA certificates cost more than a whole reply (each send round connects)."""
-    return ssl.create_default_context()
+@functools.lru_cache(maxsize=4)
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """The TLS settings (the system's CAs or those in ca_file, hostname checks) for every
+    connection: made once, since loading the CA certificates cost more than a whole reply (each
+    send round connects)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file or None)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"tls_ca_file {ca_file}: {err}") from err

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from worker.errors import ConfigError
 
@@ -85,6 +86,11 @@ class Settings(BaseModel):
         default="starttls", description="tls, starttls, or none (only to a server on loopback)"
     )
     smtp_user: str = Field(default="", description="SMTP login; empty: the IMAP login")
+    tls_ca_file: str = Field(
+        default="",
+        description="PEM file of the CA certificates IMAP and SMTP servers are checked against "
+        "(a company's own CA); empty: the system's",
+    )
     outbox_maildir: Path = Field(
         default=Path("var/sent"),
         description="without smtp_host, outgoing mail is delivered to this local Maildir",
@@ -123,6 +129,17 @@ class Settings(BaseModel):
         pattern=r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$",
         description="host:port the review page listens on (keep it on loopback behind a proxy)",
     )
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _ca_file_loads(cls, value: str) -> str:
+        # A missing or broken CA file would otherwise fail only at the first connection.
+        if value:
+            try:
+                ssl.create_default_context(cafile=value)
+            except (OSError, ssl.SSLError) as err:
+                raise ValueError(f"cannot load the CA certificates in {value}: {err}") from err
+        return value
 
     @model_validator(mode="after")
     def _plain_text_only_on_loopback(self) -> Settings:

@@ -18,7 +18,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
-from worker.account import Account, tls_context
+from worker.account import Account
 from worker.errors import MailboxError, MailboxRefused
 from worker.maildir import FOLDERS
 
@@ -36,14 +36,14 @@ def connect(account: Account) -> IMAPClient:
             account.host,
             account.port,
             ssl=account.security == "tls",
-            ssl_context=tls_context() if account.security != "none" else None,
+            ssl_context=account.tls(),
             timeout=account.timeout,
         )
     except TRANSPORT_ERRORS as err:
         raise MailboxError(f"{where}: {err}") from err
     try:
         if account.security == "starttls":
-            client.starttls(tls_context())
+            client.starttls(account.tls())
         if account.oauth is not None:
             client.oauth2_login(account.user, account.oauth.token())
         else:

@@ -8,7 +8,7 @@ import os
 import smtplib
 from pathlib import Path
 
-from worker.account import Account, tls_context
+from worker.account import Account
 from worker.errors import MaybeSent, SendError
 from worker.imap import ImapMailbox
 
@@ -135,7 +135,7 @@ class SmtpTransport:
         if self._smtp is not None:
             return self._smtp
         account = self.account
-        context = tls_context() if account.security != "none" else None
+        context = account.tls()
         try:
             if account.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -1,0 +1,158 @@
+"""Encrypted connections against a real Dovecot (IMAPS and STARTTLS) and a real aiosmtpd
+(STARTTLS and implicit TLS), with certificates from a private CA: the worker checks the
+certificate and the host name, and never logs in over a connection it was told to encrypt but
+could not."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_mail
+from tests.servers import USER, Dovecot, Tls, dovecot_server, smtp_server
+from tests.test_service import COMMAND, environment
+from worker.account import Account
+from worker.config import load_settings
+from worker.errors import ConfigError, MailboxError
+from worker.imap import ImapMailbox, reachable
+from worker.transports import SmtpTransport
+
+SMTP_PASSWORD = "smtp-test-password"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return Tls.issue(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def dovecot(tls: Tls) -> Iterator[Dovecot]:
+    with dovecot_server(tls=tls) as server:
+        yield server
+
+
+def imap(server: Dovecot, security: str, ca_file: Path | None, host: str = "127.0.0.1") -> Account:
+    port = server.tls_port if security == "tls" else server.port
+    return Account(
+        host, port, security, server.user, server.password, timeout=10,  # type: ignore[arg-type]
+        ca_file=str(ca_file or ""),
+    )  # fmt: skip
+
+
+def logins(server: Dovecot, expected: int = 0) -> list[str]:
+    """The login lines in Dovecot's log, waiting (up to 5 s) for `expected` of them, since its
+    log process writes them a little later."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = re.findall(r"imap-login: Info: Login: .*", server.log)
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def a_mail(subject: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = USER
+    message["To"] = "jan@example.nl"
+    message["Subject"] = subject
+    message["Message-ID"] = f"<{subject.replace(' ', '.')}@carerix.com>"
+    message.set_content("Wij hebben uw verzoek ontvangen.")
+    return message
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_imap_logs_in_over_tls_checked_against_the_configured_ca(
+    dovecot: Dovecot, tls: Tls, security: str
+) -> None:
+    before = len(logins(dovecot))
+    with ImapMailbox(imap(dovecot, security, tls.ca_file)) as mailbox:
+        mailbox.append("Sent", bytes(a_mail(f"imap {security}")))
+        assert mailbox.holds("Sent", f"<imap.{security}@carerix.com>")
+    new = logins(dovecot, before + 1)[before:]
+    # Dovecot marks a login made over an encrypted connection with "TLS".
+    assert new and all(", TLS," in line for line in new), dovecot.log
+
+
+def test_imap_refuses_a_certificate_from_a_ca_it_was_not_given(dovecot: Dovecot) -> None:
+    before = len(logins(dovecot))
+    with pytest.raises(MailboxError, match="CERTIFICATE_VERIFY_FAILED"):
+        reachable(imap(dovecot, "tls", None))
+    assert len(logins(dovecot)) == before
+
+
+def test_imap_refuses_a_certificate_for_another_host(tmp_path: Path) -> None:
+    other = Tls.issue(tmp_path, "mail.example.nl")
+    with dovecot_server(tls=other) as server:
+        with pytest.raises(MailboxError, match="mismatch"):
+            reachable(imap(server, "starttls", other.ca_file))
+        assert logins(server) == []
+
+
+def test_imap_starttls_against_a_server_without_it_never_sends_the_password() -> None:
+    with dovecot_server() as server:
+        with pytest.raises(MailboxError, match=f"IMAP 127.0.0.1:{server.port}"):
+            reachable(imap(server, "starttls", None))
+        assert logins(server) == []
+
+
+def test_smtp_sends_over_starttls_with_a_login(tls: Tls) -> None:
+    with smtp_server(tls=tls, password=SMTP_PASSWORD) as (sink, _):
+        account = Account(
+            "localhost", sink.port, "starttls", USER, SMTP_PASSWORD, timeout=10,
+            ca_file=str(tls.ca_file),
+        )  # fmt: skip
+        with SmtpTransport(account, None) as transport:
+            transport.send(bytes(a_mail("smtp starttls")), USER, ["jan@example.nl"])
+        assert len(sink.messages()) == 1
+        assert sink.encrypted == [True] and sink.logins == [USER]
+
+
+def test_smtp_refuses_a_certificate_from_a_ca_it_was_not_given(tls: Tls) -> None:
+    with smtp_server(tls=tls, password=SMTP_PASSWORD) as (sink, _):
+        account = Account("localhost", sink.port, "starttls", USER, SMTP_PASSWORD, timeout=10)
+        with SmtpTransport(account, None) as transport, pytest.raises(OSError, match="VERIFY"):
+            transport.send(bytes(a_mail("smtp unknown ca")), USER, ["jan@example.nl"])
+        assert sink.messages() == []
+
+
+def test_smtp_starttls_against_a_server_without_it_sends_nothing() -> None:
+    with smtp_server(password=None) as (sink, _):
+        account = Account("127.0.0.1", sink.port, "starttls", USER, SMTP_PASSWORD, timeout=10)
+        with SmtpTransport(account, None) as transport, pytest.raises(OSError, match="STARTTLS"):
+            transport.send(bytes(a_mail("smtp plain")), USER, ["jan@example.nl"])
+        assert sink.messages() == []
+
+
+def test_a_ca_file_that_does_not_load_stops_start_up(tmp_path: Path) -> None:
+    broken = tmp_path / "ca.pem"
+    broken.write_text("not a certificate\n")
+    for path in (broken, tmp_path / "missing.pem"):
+        with pytest.raises(ConfigError, match="tls_ca_file"):
+            load_settings(None, environ={"PRIVACY_WORKER_TLS_CA_FILE": str(path)})
+
+
+def test_the_service_runs_over_imaps_and_smtp_starttls(
+    tmp_path: Path, dovecot: Dovecot, tls: Tls
+) -> None:
+    request = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
+    dovecot.deliver(make_mail(request, subject="Inzage").replace(b"<test@", b"<tls-run@"))
+    with smtp_server(tls=tls, password=SMTP_PASSWORD) as (sink, _):
+        env = environment(
+            tmp_path, dovecot, sink,
+            imap_port=str(dovecot.tls_port), imap_security="tls", imap_host="localhost",
+            smtp_security="starttls", smtp_host="localhost", smtp_password=SMTP_PASSWORD,
+            tls_ca_file=str(tls.ca_file),
+        )  # fmt: skip
+        done = subprocess.run([*COMMAND, "run", "--once"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "1 message(s) taken in: 1 new case" in done.stdout
+        assert dovecot.folder("INBOX") == []
+        # The acknowledgement went out encrypted, after a login, and was filed in Sent.
+        assert len(sink.messages()) == 1 and sink.encrypted == [True] and sink.logins == [USER]
+        assert b"<tls-run@example.nl>" in dovecot.folder("Sent")[-1]
