@@ -6,6 +6,7 @@ output to a file, stop by master.pid only, `ss -K` to drop connections)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import pwd
@@ -262,10 +263,11 @@ def smtp_server(
     port: int | None = None,
     tls: Tls | None = None,
     password: str | None = None,
+    bearer: str | None = None,
 ) -> Iterator[tuple[SmtpSink, object]]:
     """Starts aiosmtpd; yields the sink and its controller (stop() and start() it again).
     With a certificate it offers STARTTLS and requires it; with a password it requires a login
-    as USER with it."""
+    as USER with it, with a bearer token an XOAUTH2 login as USER with that token."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -293,10 +295,21 @@ def smtp_server(
                 sink.logins.append(login.decode() if isinstance(login, bytes) else str(login))
             return "250 OK"
 
+        async def auth_XOAUTH2(self, server: object, args: list[str]) -> AuthResult:
+            # The initial response: base64 of "user=U^Aauth=Bearer T^A^A" (Google's and
+            # Microsoft's XOAUTH2).
+            expected = f"user={USER}\x01auth=Bearer {bearer}\x01\x01"
+            given = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+            good = bearer is not None and given == expected
+            return AuthResult(
+                success=good, handled=False, auth_data=USER.encode() if good else None
+            )
+
     def authenticator(
         server: object, session: object, envelope: object, mechanism: str, data: object
     ) -> AuthResult:
-        good = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        good = password is not None and isinstance(data, LoginPassword)
+        good = good and (data.login, data.password) == (  # type: ignore[union-attr]
             USER.encode(),
             (password or "").encode(),
         )
@@ -305,7 +318,7 @@ def smtp_server(
     options: dict[str, object] = {}
     if tls is not None:
         options.update(tls_context=tls.server_context(), require_starttls=True)
-    if password is not None:
+    if password is not None or bearer is not None:
         options.update(authenticator=authenticator, auth_required=True)
     controller = Controller(Handler(), hostname="127.0.0.1", port=sink.port, **options)
     controller.start()

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import make_mail
 from tests.servers import USER, Dovecot, Tls, dovecot_server, smtp_server
 from tests.test_service import COMMAND, environment
-from worker.account import Account
+from worker.account import Account, OAuth
 from worker.config import load_settings
 from worker.errors import ConfigError, MailboxError
 from worker.imap import ImapMailbox, reachable
@@ -119,6 +119,32 @@ def test_smtp_refuses_a_certificate_from_a_ca_it_was_not_given(tls: Tls) -> None
         with SmtpTransport(account, None) as transport, pytest.raises(OSError, match="VERIFY"):
             transport.send(bytes(a_mail("smtp unknown ca")), USER, ["jan@example.nl"])
         assert sink.messages() == []
+
+
+class FixedToken(OAuth):
+    """App-only credentials whose token is given, not fetched from Entra ID (which this
+    network cannot reach): what is tested is the XOAUTH2 login that uses it."""
+
+    def token(self) -> str:
+        return self.client_secret
+
+
+@pytest.mark.parametrize("token, sent", [("good-token", 1), ("expired-token", 0)])
+def test_smtp_logs_in_with_xoauth2_over_starttls(tls: Tls, token: str, sent: int) -> None:
+    with smtp_server(tls=tls, bearer="good-token") as (sink, _):
+        oauth = FixedToken("tenant", "client", token)
+        account = Account(
+            "localhost", sink.port, "starttls", USER, oauth=oauth, timeout=10,
+            ca_file=str(tls.ca_file),
+        )  # fmt: skip
+        with SmtpTransport(account, None) as transport:
+            if sent:
+                transport.send(bytes(a_mail("smtp xoauth2")), USER, ["jan@example.nl"])
+            else:
+                with pytest.raises(OSError, match="535"):
+                    transport.send(bytes(a_mail("smtp xoauth2")), USER, ["jan@example.nl"])
+        assert len(sink.messages()) == sent
+        assert sink.logins == [USER] * sent
 
 
 def test_smtp_starttls_against_a_server_without_it_sends_nothing() -> None:
