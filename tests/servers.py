@@ -231,6 +231,52 @@ def dovecot_server(extra: str = "", tls: Tls | None = None) -> Iterator[Dovecot]
         shutil.rmtree(base, ignore_errors=True)
 
 
+@contextmanager
+def token_introspection(token: str) -> Iterator[str]:
+    """An OAuth2 token introspection endpoint (RFC 7662) on 127.0.0.1 that knows one bearer
+    token, USER's: what Dovecot's oauth2 passdb asks whether a token is good. Yields its URL."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    class Introspection(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            good = form.get("token") == [token]
+            body = json.dumps({"active": True, "username": USER} if good else {"active": False})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/introspect"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def oauth2_passdb(base: Path, url: str) -> str:
+    """Dovecot settings that take XOAUTH2 logins, checking each token at the URL."""
+    conf = base / "oauth2.conf.ext"
+    conf.write_text(
+        f"introspection_mode = post\nintrospection_url = {url}\n"
+        "username_attribute = username\nactive_attribute = active\nactive_value = true\n"
+    )
+    return (
+        "auth_mechanisms = plain login xoauth2 oauthbearer\n"
+        f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {conf}\n}}\n"
+    )
+
+
 def _wait_for(port: int) -> None:
     for _ in range(200):
         try:

@@ -1,7 +1,7 @@
-"""Encrypted connections against a real Dovecot (IMAPS and STARTTLS) and a real aiosmtpd
-(STARTTLS and implicit TLS), with certificates from a private CA: the worker checks the
-certificate and the host name, and never logs in over a connection it was told to encrypt but
-could not."""
+"""Encrypted connections and logins against a real Dovecot (IMAPS, STARTTLS, XOAUTH2 checked
+by token introspection) and a real aiosmtpd (STARTTLS, with a password or XOAUTH2), with
+certificates from a private CA: the worker checks the certificate and the host name, and never
+logs in over a connection it was told to encrypt but could not."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_mail
-from tests.servers import USER, Dovecot, Tls, dovecot_server, smtp_server
+from tests.servers import (
+    USER,
+    Dovecot,
+    Tls,
+    dovecot_server,
+    oauth2_passdb,
+    smtp_server,
+    token_introspection,
+)
 from tests.test_service import COMMAND, environment
 from worker.account import Account, OAuth
 from worker.config import load_settings
@@ -127,6 +135,25 @@ class FixedToken(OAuth):
 
     def token(self) -> str:
         return self.client_secret
+
+
+@pytest.mark.parametrize("token", ["good-token", "expired-token"])
+def test_imap_logs_in_with_xoauth2_over_tls(tmp_path: Path, tls: Tls, token: str) -> None:
+    with (
+        token_introspection("good-token") as url,
+        dovecot_server(tls=tls, extra=oauth2_passdb(tmp_path, url)) as server,
+    ):
+        account = Account(
+            "localhost", server.tls_port, "tls", USER, oauth=FixedToken("t", "c", token),
+            timeout=10, ca_file=str(tls.ca_file),
+        )  # fmt: skip
+        if token == "good-token":
+            assert reachable(account).startswith(USER)
+            assert "method=XOAUTH2" in logins(server, 1)[0]
+        else:
+            with pytest.raises(MailboxError, match="AUTHENTICATIONFAILED"):
+                reachable(account)
+            assert logins(server) == []
 
 
 @pytest.mark.parametrize("token, sent", [("good-token", 1), ("expired-token", 0)])
