@@ -264,6 +264,69 @@ def token_introspection(token: str) -> Iterator[str]:
         server.server_close()
 
 
+@dataclass
+class EntraId:
+    """A stand-in for Entra ID's token endpoint (over HTTPS) that gives one app, with one
+    secret, the token `token` by the client-credentials flow; it keeps the requests made."""
+
+    url: str
+    requests: list[dict[str, list[str]]] = field(default_factory=list)
+
+
+@contextmanager
+def entra_id(tls: Tls, tenant: str, client: str, secret: str, token: str) -> Iterator[EntraId]:
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            # msal reads the tenant's OpenID configuration first.
+            base = f"{idp.url}/{tenant}"
+            self._json(
+                200,
+                {
+                    "issuer": f"{base}/v2.0",
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                },
+            )
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            idp.requests.append(form)
+            good = form.get("grant_type") == ["client_credentials"] and (
+                form.get("client_id"),
+                form.get("client_secret"),
+            ) == ([client], [secret])
+            if good:
+                self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+            else:
+                self._json(401, {"error": "invalid_client", "error_description": "bad secret"})
+
+        def _json(self, status: int, value: object) -> None:
+            body = json.dumps(value).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+    idp = EntraId(f"https://localhost:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield idp
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def oauth2_passdb(base: Path, url: str) -> str:
     """Dovecot settings that take XOAUTH2 logins, checking each token at the URL."""
     conf = base / "oauth2.conf.ext"

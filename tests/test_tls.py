@@ -20,6 +20,7 @@ from tests.servers import (
     Dovecot,
     Tls,
     dovecot_server,
+    entra_id,
     oauth2_passdb,
     smtp_server,
     token_introspection,
@@ -209,3 +210,35 @@ def test_the_service_runs_over_imaps_and_smtp_starttls(
         # The acknowledgement went out encrypted, after a login, and was filed in Sent.
         assert len(sink.messages()) == 1 and sink.encrypted == [True] and sink.logins == [USER]
         assert b"<tls-run@example.nl>" in dovecot.folder("Sent")[-1]
+
+
+def test_the_service_logs_in_to_imap_and_smtp_with_an_m365_app_token(
+    tmp_path: Path, tls: Tls
+) -> None:
+    request = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."
+    with (
+        entra_id(tls, "tenant-1", "client-1", "app-secret", "app-token") as idp,
+        token_introspection("app-token") as url,
+        dovecot_server(tls=tls, extra=oauth2_passdb(tmp_path, url)) as imap,
+        smtp_server(tls=tls, bearer="app-token") as (sink, _),
+    ):
+        imap.deliver(make_mail(request, subject="Inzage").replace(b"<test@", b"<m365@"))
+        before = len(logins(imap, 1))  # the test's own login, to deliver
+        env = environment(
+            tmp_path, imap, sink,
+            imap_port=str(imap.tls_port), imap_security="tls", imap_host="localhost",
+            smtp_security="starttls", smtp_host="localhost", tls_ca_file=str(tls.ca_file),
+            auth="m365-oauth", m365_tenant_id="tenant-1", m365_client_id="client-1",
+            m365_client_secret="app-secret", m365_authority=idp.url,
+        )  # fmt: skip
+        # msal fetches the token with requests, which trusts the CAs this names.
+        env["REQUESTS_CA_BUNDLE"] = str(tls.ca_file)
+        done = subprocess.run([*COMMAND, "run", "--once"], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "1 message(s) taken in: 1 new case" in done.stdout
+        worker = logins(imap, before + 1)[before:]
+        assert worker and all("method=XOAUTH2" in line for line in worker), worker
+        assert len(sink.messages()) == 1 and sink.logins == [USER]
+        assert idp.requests and all(
+            r["scope"] == ["https://outlook.office365.com/.default"] for r in idp.requests
+        )

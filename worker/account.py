@@ -18,9 +18,6 @@ DEFAULT_PORTS = {
     "smtp": {"tls": 465, "starttls": 587, "none": 25},
 }
 
-# The scope that covers IMAP and SMTP for an app registered in Entra ID.
-M365_SCOPE = "https://outlook.office365.com/.default"
-
 
 @dataclass(frozen=True)
 class OAuth:
@@ -29,12 +26,14 @@ class OAuth:
     tenant_id: str
     client_id: str
     client_secret: str = field(repr=False)
+    authority: str = "https://login.microsoftonline.com"
+    # The scope that covers IMAP and SMTP for an app registered in Entra ID.
+    scope: str = "https://outlook.office365.com/.default"
 
     def token(self) -> str:
         """A current access token (msal caches it until shortly before it expires)."""
-        result = _application(self.tenant_id, self.client_id, self.client_secret)(
-            scopes=[M365_SCOPE]
-        )
+        authority = f"{self.authority.rstrip('/')}/{self.tenant_id}"
+        result = _application(authority, self.client_id, self.client_secret)(scopes=[self.scope])
         token = result.get("access_token")
         if not isinstance(token, str):
             why = result.get("error_description") or result.get("error") or "no token"
@@ -43,14 +42,14 @@ class OAuth:
 
 
 @functools.lru_cache(maxsize=4)
-def _application(tenant_id: str, client_id: str, secret: str):  # type: ignore[no-untyped-def]
+def _application(authority: str, client_id: str, secret: str):  # type: ignore[no-untyped-def]
     # One msal application per credentials, so its token cache lives as long as the process.
+    # Instance discovery would ask the public cloud about the authority: the configured one
+    # (a national cloud's, say) is taken as it is.
     import msal
 
     application = msal.ConfidentialClientApplication(
-        client_id,
-        authority=f"https://login.microsoftonline.com/{tenant_id}",
-        client_credential=secret,
+        client_id, authority=authority, client_credential=secret, instance_discovery=False
     )
     return application.acquire_token_for_client
 
@@ -107,7 +106,13 @@ def _account(
                 "auth = m365-oauth needs m365_tenant_id, m365_client_id and "
                 f"{ENV_PREFIX}M365_CLIENT_SECRET in the environment"
             )
-        oauth = OAuth(settings.m365_tenant_id, settings.m365_client_id, client_secret)
+        oauth = OAuth(
+            settings.m365_tenant_id,
+            settings.m365_client_id,
+            client_secret,
+            settings.m365_authority,
+            settings.m365_scope,
+        )
     else:
         secret = environ.get(f"{ENV_PREFIX}{kind.upper()}_PASSWORD", "")
         # An SMTP relay on the local network may take mail without a login; IMAP never does.

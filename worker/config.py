@@ -76,6 +76,15 @@ class Settings(BaseModel):
     )
     m365_tenant_id: str = Field(default="", description="Entra ID tenant of the app (m365-oauth)")
     m365_client_id: str = Field(default="", description="application (client) id (m365-oauth)")
+    m365_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        pattern=r"^https://[^\s/]+/?$",
+        description="Entra ID sign-in host (m365-oauth): another one for a national cloud",
+    )
+    m365_scope: str = Field(
+        default="https://outlook.office365.com/.default",
+        description="the scope asked for (m365-oauth): another one for a national cloud",
+    )
     smtp_host: str = Field(
         default="", description="SMTP server for outgoing mail; empty: the local Maildir outbox"
     )
