@@ -271,6 +271,7 @@ class EntraId:
 
     url: str
     requests: list[dict[str, list[str]]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
 
 
 @contextmanager
@@ -282,6 +283,7 @@ def entra_id(tls: Tls, tenant: str, client: str, secret: str, token: str) -> Ite
     class Endpoint(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             # msal reads the tenant's OpenID configuration first.
+            idp.paths.append(self.path)
             base = f"{idp.url}/{tenant}"
             self._json(
                 200,
@@ -295,6 +297,7 @@ def entra_id(tls: Tls, tenant: str, client: str, secret: str, token: str) -> Ite
         def do_POST(self) -> None:
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             idp.requests.append(form)
+            idp.paths.append(self.path)
             good = form.get("grant_type") == ["client_credentials"] and (
                 form.get("client_id"),
                 form.get("client_secret"),

@@ -30,10 +30,16 @@ class OAuth:
     # The scope that covers IMAP and SMTP for an app registered in Entra ID.
     scope: str = "https://outlook.office365.com/.default"
 
-    def token(self) -> str:
-        """A current access token (msal caches it until shortly before it expires)."""
+    def token(self, timeout: float = 60.0) -> str:
+        """A current access token (msal caches it until shortly before it expires); any
+        failure to get one is a MailboxError, as a refused login would be."""
         authority = f"{self.authority.rstrip('/')}/{self.tenant_id}"
-        result = _application(authority, self.client_id, self.client_secret)(scopes=[self.scope])
+        try:
+            fetch = _application(authority, self.client_id, self.client_secret, timeout)
+            result = fetch(scopes=[self.scope])
+        # msal raises ValueError for an unknown tenant or authority, requests its own errors.
+        except Exception as err:
+            raise MailboxError(f"Microsoft 365 token from {authority}: {err}") from err
         token = result.get("access_token")
         if not isinstance(token, str):
             why = result.get("error_description") or result.get("error") or "no token"
@@ -42,14 +48,18 @@ class OAuth:
 
 
 @functools.lru_cache(maxsize=4)
-def _application(authority: str, client_id: str, secret: str):  # type: ignore[no-untyped-def]
+def _application(authority: str, client_id: str, secret: str, timeout: float):  # type: ignore[no-untyped-def]
     # One msal application per credentials, so its token cache lives as long as the process.
-    # Instance discovery would ask the public cloud about the authority: the configured one
-    # (a national cloud's, say) is taken as it is.
+    # The configured authority is used as it is: instance discovery would ask the public cloud
+    # about any host msal does not know (it knows the national clouds' hosts).
     import msal
 
     application = msal.ConfidentialClientApplication(
-        client_id, authority=authority, client_credential=secret, instance_discovery=False
+        client_id,
+        authority=authority,
+        client_credential=secret,
+        instance_discovery=False,
+        timeout=timeout,
     )
     return application.acquire_token_for_client
 

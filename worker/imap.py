@@ -45,7 +45,7 @@ def connect(account: Account) -> IMAPClient:
         if account.security == "starttls":
             client.starttls(account.tls())
         if account.oauth is not None:
-            client.oauth2_login(account.user, account.oauth.token())
+            client.oauth2_login(account.user, account.oauth.token(account.timeout))
         else:
             client.login(account.user, account.password())
     except (*TRANSPORT_ERRORS, MailboxError) as err:

@@ -158,7 +158,7 @@ class SmtpTransport:
     def _login(self, smtp: smtplib.SMTP) -> None:
         account = self.account
         if account.oauth is not None:
-            token = account.oauth.token()
+            token = account.oauth.token(account.timeout)
             smtp.ehlo()
             smtp.auth(
                 "XOAUTH2",
