@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -22,7 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.policy import default
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -231,37 +234,51 @@ def dovecot_server(extra: str = "", tls: Tls | None = None) -> Iterator[Dovecot]
         shutil.rmtree(base, ignore_errors=True)
 
 
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Answers in JSON and keeps quiet on stderr; the stand-ins below subclass it."""
+
+    def form(self) -> dict[str, list[str]]:
+        return parse_qs(self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode())
+
+    def answer(self, status: int, value: object) -> None:
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@contextmanager
+def _http_server(handler: type[BaseHTTPRequestHandler], tls: Tls | None) -> Iterator[str]:
+    """Serves the handler on 127.0.0.1 (over HTTPS with a certificate); yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        yield f"https://localhost:{port}" if tls else f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def token_introspection(token: str) -> Iterator[str]:
     """An OAuth2 token introspection endpoint (RFC 7662) on 127.0.0.1 that knows one bearer
     token, USER's: what Dovecot's oauth2 passdb asks whether a token is good. Yields its URL."""
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs
 
-    class Introspection(BaseHTTPRequestHandler):
+    class Introspection(_JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            form = parse_qs(self.rfile.read(length).decode())
-            good = form.get("token") == [token]
-            body = json.dumps({"active": True, "username": USER} if good else {"active": False})
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
+            good = self.form().get("token") == [token]
+            self.answer(200, {"active": True, "username": USER} if good else {"active": False})
 
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/introspect"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _http_server(Introspection, None) as url:
+        yield f"{url}/introspect"
 
 
 @dataclass
@@ -269,23 +286,21 @@ class EntraId:
     """A stand-in for Entra ID's token endpoint (over HTTPS) that gives one app, with one
     secret, the token `token` by the client-credentials flow; it keeps the requests made."""
 
-    url: str
+    url: str = ""
     requests: list[dict[str, list[str]]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
 
 
 @contextmanager
 def entra_id(tls: Tls, tenant: str, client: str, secret: str, token: str) -> Iterator[EntraId]:
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import parse_qs
+    idp = EntraId()
 
-    class Endpoint(BaseHTTPRequestHandler):
+    class Endpoint(_JsonHandler):
         def do_GET(self) -> None:
             # msal reads the tenant's OpenID configuration first.
             idp.paths.append(self.path)
             base = f"{idp.url}/{tenant}"
-            self._json(
+            self.answer(
                 200,
                 {
                     "issuer": f"{base}/v2.0",
@@ -295,39 +310,19 @@ def entra_id(tls: Tls, tenant: str, client: str, secret: str, token: str) -> Ite
             )
 
         def do_POST(self) -> None:
-            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            form = self.form()
             idp.requests.append(form)
             idp.paths.append(self.path)
-            good = form.get("grant_type") == ["client_credentials"] and (
-                form.get("client_id"),
-                form.get("client_secret"),
-            ) == ([client], [secret])
-            if good:
-                self._json(200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+            app = (form.get("grant_type"), form.get("client_id"), form.get("client_secret"))
+            if app == (["client_credentials"], [client], [secret]):
+                self.answer(
+                    200, {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+                )
             else:
-                self._json(401, {"error": "invalid_client", "error_description": "bad secret"})
+                self.answer(401, {"error": "invalid_client", "error_description": "bad secret"})
 
-        def _json(self, status: int, value: object) -> None:
-            body = json.dumps(value).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    server.socket = tls.server_context().wrap_socket(server.socket, server_side=True)
-    idp = EntraId(f"https://localhost:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _http_server(Endpoint, tls) as idp.url:
         yield idp
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def oauth2_passdb(base: Path, url: str) -> str:
@@ -420,10 +415,10 @@ def smtp_server(
     def authenticator(
         server: object, session: object, envelope: object, mechanism: str, data: object
     ) -> AuthResult:
-        good = password is not None and isinstance(data, LoginPassword)
-        good = good and (data.login, data.password) == (  # type: ignore[union-attr]
-            USER.encode(),
-            (password or "").encode(),
+        good = (
+            password is not None
+            and isinstance(data, LoginPassword)
+            and (data.login, data.password) == (USER.encode(), password.encode())
         )
         return AuthResult(success=good, auth_data=USER.encode() if good else None)
 

@@ -47,10 +47,10 @@ def dovecot(tls: Tls) -> Iterator[Dovecot]:
         yield server
 
 
-def imap(server: Dovecot, security: str, ca_file: Path | None, host: str = "127.0.0.1") -> Account:
+def imap(server: Dovecot, security: str, ca_file: Path | None) -> Account:
     port = server.tls_port if security == "tls" else server.port
     return Account(
-        host, port, security, server.user, server.password, timeout=10,  # type: ignore[arg-type]
+        "127.0.0.1", port, security, server.user, server.password, timeout=10,  # type: ignore[arg-type]
         ca_file=str(ca_file or ""),
     )  # fmt: skip
 

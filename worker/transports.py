@@ -135,8 +135,8 @@ class SmtpTransport:
         if self._smtp is not None:
             return self._smtp
         account = self.account
-        context = account.tls()
         try:
+            context = account.tls()
             if account.security == "tls":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                     account.host, account.port, timeout=account.timeout, context=context
