@@ -31,9 +31,9 @@ def phase(name: str, count: int, text_only: bool = False) -> dict[str, float]:
     """Runs one phase in this process and reports its rate and peak memory."""
     import mailparser
 
-    from worker.classify import Classifier
-    from worker.rules import load_rules
-    from worker.tenants import load_registry
+    from worker.judge.classify import Classifier
+    from worker.judge.rules import load_rules
+    from worker.judge.tenants import load_registry
 
     messages = corpus(count, text_only)
     if name == "parse":

@@ -43,7 +43,7 @@ def _generator() -> object:
 def _plain_inputs(path: Path, folder: Path) -> list[Path]:
     if path.suffix != ".pdf":
         return [path]
-    from worker.scan.load import load
+    from worker.judge.scan.load import load
 
     pages = []
     for page in load(path.read_bytes()).pages:
@@ -62,8 +62,8 @@ def _plain(inputs: list[Path]) -> float:
 
 
 def timings(folder: Path) -> list[dict[str, object]]:
-    from worker.rules import load_rules
-    from worker.scan.scanner import scan
+    from worker.judge.rules import load_rules
+    from worker.judge.scan.scanner import scan
 
     words = load_rules().id_scan
     labels = [json.loads(line) for line in (folder / "labels.jsonl").read_text().splitlines()]
@@ -102,8 +102,8 @@ def peak_memory(pdf: Path) -> dict[str, float]:
     code = (
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
-        "from worker.rules import load_rules\n"
-        "from worker.scan.scanner import scan\n"
+        "from worker.judge.rules import load_rules\n"
+        "from worker.judge.scan.scanner import scan\n"
         "start = time.perf_counter()\n"
         "result = scan(Path(sys.argv[1]).read_bytes(), load_rules().id_scan)\n"
         "print(json.dumps({'seconds': time.perf_counter() - start,\n"

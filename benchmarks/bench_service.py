@@ -71,9 +71,9 @@ def phase_parse(count: int) -> dict[str, float]:
 
 def phase_worker(imap_port: int, smtp_port: int, store: str) -> dict[str, float]:
     from worker.config import load_settings
-    from worker.rules import load_rules
-    from worker.service import Worker
-    from worker.tenants import load_registry
+    from worker.judge.rules import load_rules
+    from worker.judge.tenants import load_registry
+    from worker.service.jobs import Worker
 
     settings = load_settings(
         None,

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.classify import Classifier
-from worker.rules import RuleSet, load_rules
-from worker.store import open_store
-from worker.tenants import Registry, load_registry
+from worker.judge.classify import Classifier
+from worker.judge.rules import RuleSet, load_rules
+from worker.judge.tenants import Registry, load_registry
+from worker.store.models import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from worker.classify import Classifier, decision_json
+from worker.judge.classify import Classifier, decision_json
 
 
 @dataclass

@@ -93,7 +93,7 @@ def test_plain_text_mail_servers_only_on_loopback(host: str, allowed: bool) -> N
 
 
 def test_an_imap_host_without_its_password_is_a_clear_error() -> None:
-    from worker.account import imap_account, smtp_account
+    from worker.intake.account import imap_account, smtp_account
 
     settings = load_settings(
         None,
@@ -111,7 +111,7 @@ def test_an_imap_host_without_its_password_is_a_clear_error() -> None:
 
 
 def test_m365_needs_its_app_credentials() -> None:
-    from worker.account import imap_account
+    from worker.intake.account import imap_account
 
     environ = {
         "PRIVACY_WORKER_IMAP_HOST": "outlook.office365.com",

@@ -11,9 +11,9 @@ import pytest
 
 from tests.conftest import FIXTURES
 from tests.evaluation import Score, evaluate, load_labels, report
-from worker.classify import Classifier
-from worker.rules import RuleSet
-from worker.tenants import load_registry
+from worker.judge.classify import Classifier
+from worker.judge.rules import RuleSet
+from worker.judge.tenants import load_registry
 
 CORPORA = {
     "mail": FIXTURES / "tenants.yaml",

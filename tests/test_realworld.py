@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import REAL_WORLD
 from tests.evaluation import evaluate, load_labels, report
-from worker.classify import Classifier
+from worker.judge.classify import Classifier
 
 pytestmark = [
     pytest.mark.realworld,

@@ -26,12 +26,12 @@ from tests.servers import (
     smtp_server,
     token_introspection,
 )
-from tests.test_service import COMMAND, environment
-from worker.account import Account, OAuth
+from tests.service.test_jobs import COMMAND, environment
 from worker.config import load_settings
 from worker.errors import ConfigError, MailboxError
-from worker.imap import ImapMailbox, reachable
-from worker.transports import SmtpTransport
+from worker.intake.account import Account, OAuth
+from worker.intake.imap import ImapMailbox, reachable
+from worker.reply.transports import SmtpTransport
 
 SMTP_PASSWORD = "smtp-test-password"
 

@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from worker.classify import Classifier, decision_json
 from worker.config import Settings, load_settings
-from worker.decide import failure
 from worker.errors import WorkerError
-from worker.rules import DEFAULT_RULES_DIR, RuleSet, load_rules
-from worker.tenants import Registry, load_registry
+from worker.judge.classify import Classifier, decision_json
+from worker.judge.decide import failure
+from worker.judge.rules import DEFAULT_RULES_DIR, RuleSet, load_rules
+from worker.judge.tenants import Registry, load_registry
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,7 +125,7 @@ def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, R
 
 
 def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.scan.isolated import IsolatedScanner
+    from worker.judge.scan.isolated import IsolatedScanner
 
     rules, registry = _knowledge(args, settings)
     with IsolatedScanner(rules.id_scan) as scanner:
@@ -144,8 +144,8 @@ def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.scan.isolated import IsolatedScanner
-    from worker.scan.scanner import ScanResult, scan_json
+    from worker.judge.scan.isolated import IsolatedScanner
+    from worker.judge.scan.scanner import ScanResult, scan_json
 
     words = load_rules(args.rules or settings.rules_dir or DEFAULT_RULES_DIR).id_scan
     with IsolatedScanner(words) as scanner:
@@ -179,9 +179,9 @@ def _each_file(
 
 
 def _run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker import logs
-    from worker.scheduler import run_forever
-    from worker.service import Worker, run_once
+    from worker.service import logs
+    from worker.service.jobs import Worker, run_once
+    from worker.service.scheduler import run_forever
 
     logs.setup(settings.log_format, logging.WARNING if args.once else logging.INFO)
     rules, registry = _knowledge(args, settings)
@@ -207,13 +207,13 @@ def _health(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 
 def _doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.doctor import doctor
+    from worker.service.doctor import doctor
 
     return doctor(settings, out)
 
 
 def _check_rules(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    from worker.replytemplates import load_templates
+    from worker.reply.templates import load_templates
 
     rules, registry = _knowledge(args, settings)
     templates = load_templates(rules.directory)

@@ -27,11 +27,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, ROOT
-from worker.classify import Classifier
-from worker.ingest import Policy, ingest
-from worker.maildir import Maildir
+from worker.intake.maildir import Maildir
+from worker.judge.classify import Classifier
 from worker.review.users import set_password
-from worker.store import Audit, Case, Outgoing, open_store
+from worker.service.ingest import Policy, ingest
+from worker.store.models import Audit, Case, Outgoing, open_store
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Debian's Chromium as root in a closed network: no sandbox (root), no GPU, and none of the

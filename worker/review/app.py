@@ -1,4 +1,4 @@
-"""The review app: its routes, the login, and the staff actions, each calling worker.casework.
+"""The review app: its routes, the login, and the staff actions, each calling casework.
 
 Every page but the login needs a logged-in member of staff, even on localhost: the pages show
 personal data. Every POST needs the session's CSRF token; an action also carries the version of
@@ -21,14 +21,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from worker import casework
 from worker.errors import CaseworkError
-from worker.respond import Responder
-from worker.review import views
+from worker.judge.tenants import Registry
+from worker.reply.respond import Responder
+from worker.review import casework, views
 from worker.review.auth import COOKIE, LOGIN_COOKIE, Sessions, StaffSession, new_token, same
 from worker.review.web import SecurityHeaders, local_path, read_form, render, see_other, templates
-from worker.store import Case, now
-from worker.tenants import Registry
+from worker.store.models import Case, now
 
 STATIC = Path(__file__).parent / "static"
 

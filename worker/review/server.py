@@ -10,12 +10,12 @@ from typing import TextIO
 
 from worker.config import Settings
 from worker.errors import ConfigError
-from worker.respond import Responder
+from worker.judge.rules import DEFAULT_RULES_DIR
+from worker.judge.tenants import load_registry
+from worker.reply.respond import Responder
 from worker.review.app import ReviewApp
 from worker.review.users import read_users, set_password
-from worker.rules import DEFAULT_RULES_DIR
-from worker.store import open_store
-from worker.tenants import load_registry
+from worker.store.models import open_store
 
 LISTEN = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.mail import parse_mail
-from worker.store import Audit, Case, Message
+from worker.judge.mail import parse_mail
+from worker.store.models import Audit, Case, Message
 
 QUEUE_STATUSES = ("review", "open")
 # A case due within this many days is marked, so it is picked before it becomes overdue.

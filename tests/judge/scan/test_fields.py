@@ -1,0 +1,97 @@
+"""Fields in read text: labels, cross-checks with the MRZ, MRZ pieces, QR codes."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from worker.judge.rules import RuleSet
+from worker.judge.scan import fields
+from worker.judge.scan.fields import ScanPatterns
+from worker.judge.scan.ocr import Line
+
+# 11-proof valid, and one that fails it.
+BSN, NOT_BSN = "999990019", "999990018"
+
+
+@pytest.fixture(scope="module")
+def patterns(rules: RuleSet) -> ScanPatterns:
+    return ScanPatterns.compile(rules.id_scan)
+
+
+def lines(*texts: str) -> list[Line]:
+    return [Line(text, (0, 40 * i, 400, 30), 90.0) for i, text in enumerate(texts)]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("BSN", BSN),
+        ("Burgerservicenummer", "9999.90.019"),
+        ("KONINKRIJK DER NEDERLANDEN", "Persoonsnummer / Personal no.", "— 9999 90 019"),
+        ("4d. BSN: 999990019",),
+        ("sofinummer 999990019",),
+    ],
+)
+def test_labelled_bsn(patterns: ScanPatterns, texts: tuple[str, ...]) -> None:
+    assert [f.kind for f in fields.labelled_bsn(lines(*texts), patterns)] == ["bsn"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("Factuurnummer", BSN),  # an invoice number that happens to pass the 11-proof
+        ("BSN", NOT_BSN),
+        ("BSN", "9999900191"),  # ten digits: part of a longer number
+        ("Totaal", "EUR 999990019"),
+        ("Jobsnummer 999990019",),  # "bsn" inside another word
+        # Other countries print their own number after "Personal No.": no BSN there.
+        ("REPUBLIC OF UTOPIA  PASSPORT", "Personal No.", BSN),
+    ],
+)
+def test_no_bsn(patterns: ScanPatterns, texts: tuple[str, ...]) -> None:
+    assert fields.labelled_bsn(lines(*texts), patterns) == []
+
+
+def test_document_number_after_its_label(patterns: ScanPatterns) -> None:
+    found = fields.printed_document_number(
+        lines("Documentnummer / Document no.", "_ +SPECI2021"), patterns, []
+    )
+    assert [f.kind for f in found] == ["document_number"]
+    assert fields.printed_document_number(lines("Documentnummer", "Nederland"), patterns, []) == []
+    # The Dutch three-language label, other labels in capitals between it and the number.
+    three = lines("Documentnummer/Document no./No du document", "SPECI2014")
+    assert len(fields.printed_document_number(three, patterns, [])) == 1
+
+
+def test_document_number_confirmed_by_the_mrz_in_any_layout(patterns: ScanPatterns) -> None:
+    # A licence prints its number after "5."; the MRZ says which token it is (one slip allowed).
+    text = lines("5.", "CUVV6KWB2O", "D1NLD1CUVV6KWB20<<<<<<<<<<<<<3")
+    assert len(fields.printed_document_number(text, patterns, ["CUVV6KWB20"])) == 1
+    assert fields.printed_document_number(text[:1] + text[2:], patterns, ["CUVV6KWB20"]) == []
+
+
+def test_unanswered_labels(patterns: ScanPatterns) -> None:
+    text = lines("BSN", "Documentnummer", "XY12345Z6")
+    assert [line.text for line in fields.unanswered_labels(text, patterns)] == ["BSN"]
+
+
+def test_mrz_pieces_and_the_bsn_in_them(patterns: ScanPatterns) -> None:
+    pieces = fields.mrz_fragments(lines("3103094999990019<<<<<48", "<<<<<<<<<<<<", "Naam"))
+    assert [p.text for p in pieces] == ["3103094999990019<<<<<48"]
+    assert len(fields.fragment_bsn(pieces, "PASPOORT NEDERLAND", patterns)) == 1
+    # Another country's personal number can pass the 11-proof: only a Dutch document has a BSN.
+    assert fields.fragment_bsn(pieces, "REPUBLIK ÖSTERREICH", patterns) == []
+
+
+def qr(payload: str) -> np.ndarray:
+    code = cv2.QRCodeEncoder.create().encode(payload)  # type: ignore[attr-defined]
+    code = cv2.resize(code, None, fx=8, fy=8, interpolation=cv2.INTER_NEAREST)
+    return cv2.copyMakeBorder(code, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=255)
+
+
+def test_qr_code_with_a_bsn() -> None:
+    assert [f.kind for f in fields.qr_bsn(qr(f"NLD;{BSN};SPECI2021"))] == ["bsn"]
+    assert fields.qr_bsn(qr(f"NLD;{NOT_BSN}")) == []
+    assert fields.qr_bsn(np.full((200, 200), 255, np.uint8)) == []

@@ -1,0 +1,104 @@
+"""Tenant resolution: one customer when exactly one fits, none (and review) otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_mail
+from worker.judge.classify import Classifier
+
+
+def route(
+    classifier: Classifier,
+    body: str,
+    sender: str = "Jan <jan@example.nl>",
+    subject: str = "Verzoek",
+) -> tuple[str, str | None, bool, tuple[str, ...]]:
+    decision = classifier.classify(make_mail(body, subject=subject, sender=sender))
+    return decision.category, decision.tenant, decision.needs_review, decision.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "tenant"),
+    [
+        (
+            "Ik heb via https://acme.carerix.net gesolliciteerd, verwijder mijn gegevens.",
+            "acme-staffing",
+        ),
+        (
+            "Ik heb gesolliciteerd bij Acme Staffing B.V. en wil inzage in mijn dossier.",
+            "acme-staffing",
+        ),
+        ("Ik ben via Flexwerk Zuid gedetacheerd. Graag inzage in mijn gegevens.", "flexwerk-zuid"),
+        (
+            "I applied through BrightPath Recruitment, please delete my CV.",
+            "brightpath-recruitment",
+        ),
+    ],
+)
+def test_one_customer_fits(classifier: Classifier, body: str, tenant: str) -> None:
+    category, found, review, _ = route(classifier, body)
+    assert (category, found, review) == ("processor_routed", tenant, False)
+
+
+def test_misspelt_name_routes_but_asks_review(classifier: Classifier) -> None:
+    category, tenant, review, reasons = route(
+        classifier, "I applied through Brigthpath Recruitmnt, please delete my CV."
+    )
+    assert (category, tenant, review) == ("processor_routed", "brightpath-recruitment", True)
+    assert any("approximate" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (
+            "Ik heb bij Flexwerk Noord en daarna bij Flexwerk Zuid gewerkt via het uitzendbureau."
+            " Verwijder mijn gegevens.",
+            "several customers fit",
+        ),
+        (
+            "Ik heb gesolliciteerd bij uitzendbureau Snelwerk. Verwijder mijn cv.",
+            "without a known tenant",
+        ),
+        ("Mijn profiel staat op https://nobody.carerix.net, ik wil inzage.", "nobody.carerix.net"),
+    ],
+    ids=["two-customers", "unregistered-agency", "unknown-carerix-host"],
+)
+def test_no_single_customer_means_no_tenant_and_review(
+    classifier: Classifier, body: str, reason: str
+) -> None:
+    category, tenant, review, reasons = route(classifier, body)
+    assert (category, tenant, review) == ("processor_routed", None, True)
+    assert any(reason in r for r in reasons)
+
+
+def test_agency_employee_about_own_data_is_not_routed(classifier: Classifier) -> None:
+    category, tenant, _, _ = route(
+        classifier,
+        "Graag mijn naam corrigeren in jullie nieuwsbrief: het is Anne, niet Anna.\n\n"
+        "Met vriendelijke groet,\nAnne\nAcme Staffing",
+        sender="Anne <anne@acme-staffing.nl>",
+    )
+    assert (category, tenant) == ("correction", None)
+
+
+def test_single_word_alias_in_lower_case_is_weak(classifier: Classifier) -> None:
+    # Written in lower case, a one-word name may be an ordinary word: route, but ask a person.
+    category, tenant, review, reasons = route(
+        classifier, "Ik heb via acme gewerkt als uitzendkracht. Verwijder mijn gegevens."
+    )
+    assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)
+    assert any("weak-name" in r and "approximate" in r for r in reasons)
+
+
+def test_tenant_known_only_from_the_signature_needs_review(classifier: Classifier) -> None:
+    # A candidate's request about an unregistered agency, signed by a recruiter elsewhere.
+    category, tenant, review, reasons = route(
+        classifier,
+        "Ik heb bij uitzendbureau Snelwerk gesolliciteerd. Verwijder mijn gegevens.\n\n"
+        "Met vriendelijke groet,\nPiet\nRecruiter bij Flexwerk Zuid",
+    )
+    assert category == "processor_routed" and review is True
+    assert tenant == "flexwerk-zuid"
+    assert any("known only from who writes" in r for r in reasons)

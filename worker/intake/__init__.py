@@ -1,0 +1,1 @@
+"""The mailbox: IMAP and Maildir access, connections, IDLE, moving mail once it is stored."""

@@ -1,0 +1,195 @@
+"""The decision chain: from an enriched mail to a category, intents and a review flag. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from worker.judge.routing import TenantMatch
+from worker.judge.rules.phrases import Hit
+from worker.judge.rules.schema import Thresholds
+
+# In this order ties are broken: a copy first and deletion after means deletion is the goal.
+REQUEST_CATEGORIES = ("deletion", "correction", "inspection")
+# GDPR rights that have no category of their own: a person handles them.
+MANUAL_INTENTS = ("objection", "restriction", "portability")
+
+
+@dataclass(frozen=True)
+class IdDocument:
+    """Whether an identity document came with the mail, and which sensitive fields are visible."""
+
+    present: bool
+    unredacted: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+    # Attachments that could not be checked, each with why ("scan.pdf: PDF cannot be opened").
+    unreadable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Enriched:
+    """Everything the chain decides on; produced by the enrich step, never changed after."""
+
+    hits: tuple[Hit, ...]
+    auto_reasons: tuple[str, ...]
+    auto_weak_only: bool
+    internal: bool
+    tenant: TenantMatch
+    language: str
+    id_document: IdDocument
+    problems: tuple[str, ...]
+
+    def score(self, target: str) -> float:
+        """The summed weight of all non-negated hits for a target."""
+        return sum(h.score for h in self.hits if h.target == target and not h.negated)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one mail, with every reason a privacy officer may ask about."""
+
+    category: str
+    intents: tuple[str, ...]
+    tenant: str | None
+    language: str
+    auto_generated: bool
+    needs_review: bool
+    reasons: tuple[str, ...]
+    id_document: IdDocument
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> Decision:
+    """Runs the chain: machine mail, problems, processor context, request type, signals."""
+    scores = {t: round(mail.score(t), 2) for t in {h.target for h in mail.hits}}
+    found = tuple(i for i in intents if scores.get(i, 0.0) >= thresholds.intent)
+    reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
+    review: list[str] = [f"parse problem: {p}" for p in mail.problems]
+    if mail.auto_reasons:
+        review.extend(_machine_review(mail, scores, thresholds))
+        return Decision(
+            "other",
+            found,
+            None,
+            mail.language,
+            True,
+            bool(review),
+            (*mail.auto_reasons, *review, *reasons),
+            mail.id_document,
+            scores,
+        )
+    category, why = _category(mail, scores, found, thresholds)
+    if category == "other" and "other" not in found:
+        found = (*found, "other")
+    review.extend(why)
+    if mail.internal:
+        review.append("from our own domain: internal mail, a person handles it")
+    review.extend(_signals(scores, found, category, thresholds))
+    tenant = mail.tenant.tenant if category == "processor_routed" else None
+    if category == "processor_routed":
+        reasons = [*mail.tenant.reasons, *reasons]
+        review.extend(_routing_review(mail.tenant))
+    review.extend(_id_review(mail.id_document))
+    if category == "other" and all(h.negated for h in mail.hits):
+        review.append("no rule matched: the classifier does not know what this mail is")
+    return Decision(
+        category,
+        found,
+        tenant,
+        mail.language,
+        False,
+        bool(review),
+        (*review, *reasons),
+        mail.id_document,
+        scores,
+    )
+
+
+def _machine_review(mail: Enriched, scores: dict[str, float], t: Thresholds) -> list[str]:
+    # Headers a person's mail can carry too (a web form, a mailing service) plus a clear
+    # request: never answered automatically, but a person looks.
+    strongest = max(scores.get(c, 0.0) for c in REQUEST_CATEGORIES)
+    if mail.auto_weak_only and strongest >= t.confident:
+        return [
+            "bulk-mail headers, but a request in the text: never answered automatically; "
+            "a person checks it"
+        ]
+    return []
+
+
+def _routing_review(match: TenantMatch) -> list[str]:
+    if match.tenant is None:
+        return ["processor_routed without a known tenant: route by hand"]
+    if match.needs_review:
+        return ["tenant not certain: check before forwarding"]
+    return []
+
+
+def _category(
+    mail: Enriched, scores: dict[str, float], found: tuple[str, ...], t: Thresholds
+) -> tuple[str, list[str]]:
+    requests = sorted(REQUEST_CATEGORIES, key=lambda c: -scores.get(c, 0.0))
+    best, runner_up = requests[0], requests[1]
+    top, second = scores.get(best, 0.0), scores.get(runner_up, 0.0)
+    processor = scores.get("processor-context", 0.0) + mail.tenant.processor_weight
+    any_request = top >= t.intent or any(i in found for i in MANUAL_INTENTS)
+    if processor >= t.processor and (
+        any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
+    ):
+        return "processor_routed", []
+    # Complaints, reminders and breach reports often repeat the request they are about ("my
+    # Art. 15 request of May"); they decide unless the request is clearly the stronger part.
+    for signal in ("complaint", "reminder", "breach"):
+        if scores.get(signal, 0.0) >= t.signal and scores.get(signal, 0.0) >= top - t.margin:
+            return "other", []
+    if top < t.intent:
+        return "other", []
+    # When the strongest wish is one without a category of its own (an objection to direct
+    # marketing that mentions deletion only as a consequence), the mail is not that request.
+    manual = max((scores.get(i, 0.0) for i in (*MANUAL_INTENTS, "other")), default=0.0)
+    if manual > top:
+        return "other", []
+    why: list[str] = []
+    if top < t.confident:
+        why.append(f"low confidence: {best} scored {top:.1f} (needs {t.confident:.1f})")
+    if second >= t.confident:
+        # Two strong requests in one mail: the category (and its reply) covers only one.
+        close = "conflicting intents" if top - second < t.margin else "two requests"
+        why.append(f"{close}: {best} {top:.1f} and {runner_up} {second:.1f}")
+    if t.processor * 0.8 <= processor < t.processor:
+        why.append(f"some processor context ({processor:.1f}): check whose data this is")
+    return best, why
+
+
+def _signals(
+    scores: dict[str, float], found: tuple[str, ...], category: str, t: Thresholds
+) -> list[str]:
+    review: list[str] = []
+    if scores.get("breach", 0.0) >= t.signal:
+        review.append("possible breach: check the 72-hour notification duty (Art. 33)")
+    if scores.get("complaint", 0.0) >= t.signal:
+        review.append("complaint: a person must answer")
+    if scores.get("reminder", 0.0) >= t.signal:
+        review.append("reminder of an earlier request: check that case's deadline")
+    # Next to a request, an objection or portability wish is handled with it; on its own, or a
+    # restriction, it has no automatic path.
+    manual = [
+        i for i in found if i in MANUAL_INTENTS and (category == "other" or i == "restriction")
+    ]
+    if manual:
+        review.append(f"also asks for {', '.join(manual)}: no automatic handling")
+    return review
+
+
+def _id_review(document: IdDocument) -> list[str]:
+    review = [f"attachment could not be checked for ID data: {u}" for u in document.unreadable]
+    if document.unredacted:
+        what = "unredacted ID copy" if document.present else "attachment with personal numbers"
+        review.append(f"{what}: {', '.join(document.unredacted)} visible")
+    elif document.present:
+        review.append("ID copy attached: no sensitive field found readable; check it")
+    return review
+
+
+def failure(reason: str) -> Decision:
+    """The decision for a mail that could not be classified at all: a person looks at it."""
+    return Decision("other", (), None, "en", False, True, (reason,), IdDocument(False), {})

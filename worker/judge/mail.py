@@ -1,0 +1,284 @@
+"""Turns raw message bytes into a ParsedMail, never raising: problems become `problems` entries."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email
+import email.header
+import email.message
+import email.utils
+import logging
+import re
+from dataclasses import dataclass, field
+
+import mailparser
+
+from worker.judge.htmltext import html_to_text
+
+# mail-parser logs every unhandled part type at WARNING; that is noise for a mailbox worker.
+logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+log = logging.getLogger("worker.parse")
+
+# Text beyond this is not classified; a 10 MB body is kept whole in the store, not scored whole.
+MAX_TEXT_CHARS = 200_000
+# The stdlib's RFC 2047 decoder is quadratic: a 1 MB subject of encoded words takes minutes.
+# Longer header fields are cut before parsing (the raw message itself is not changed).
+MAX_HEADER_BYTES = 16_384
+MAX_HEADER_FIELDS = 1_000
+_FIELD_START = re.compile(rb"^[^ \t\r\n]", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file as the message carries it."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """What the decision needs of one message: decoded headers, body text and attachments."""
+
+    headers: dict[str, tuple[str, ...]]
+    subject: str
+    sender: str
+    sender_name: str
+    recipients: tuple[str, ...]
+    message_id: str
+    text: str
+    html_only: bool
+    attachments: tuple[Attachment, ...]
+    content_types: tuple[str, ...]
+    problems: tuple[str, ...] = field(default=())
+
+    def header(self, name: str) -> str:
+        """The first value of a header, decoded, or an empty string."""
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+
+def decode_header(value: object) -> str:
+    """Decodes RFC 2047 encoded words; undecodable parts are kept as they came."""
+    text = str(value)
+    try:
+        return str(email.header.make_header(email.header.decode_header(text)))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text
+
+
+def parse_mail(raw: bytes) -> ParsedMail:
+    """Parses raw bytes with mail-parser, falling back to the stdlib parser when it fails."""
+    problems: list[str] = []
+    if not raw.strip():
+        return _empty(("empty message",))
+    raw, guarded = _guard_headers(raw)
+    problems.extend(guarded)
+    try:
+        parsed = mailparser.parse_from_bytes(raw)
+        message: email.message.Message = parsed.message
+        texts: list[str] = list(parsed.text_plain)
+        htmls: list[str] = list(parsed.text_html)
+        attachments = tuple(_attachment(item) for item in parsed.attachments)
+        problems.extend(_defect_reasons(parsed.defects_categories))
+    except Exception as err:
+        log.info("mail-parser failed (%s); using the stdlib parser", err)
+        problems.append(f"MIME structure could not be parsed fully ({type(err).__name__})")
+        message, texts, htmls, attachments = _stdlib_parse(raw)
+    if not message.keys():
+        problems.append("no mail headers: not an e-mail message")
+    problems.extend(_charset_problems(message))
+    return _build(message, texts, htmls, attachments, problems)
+
+
+def _guard_headers(raw: bytes) -> tuple[bytes, list[str]]:
+    """Cuts over-long header fields and drops fields past the limit, saying so."""
+    end = min((i for i in (raw.find(b"\n\n"), raw.find(b"\r\n\r\n")) if i >= 0), default=len(raw))
+    head, body = raw[:end], raw[end:]
+    if len(head) <= MAX_HEADER_BYTES:
+        return raw, []
+    starts = [m.start() for m in _FIELD_START.finditer(head)] or [0]
+    fields = [head[a:b] for a, b in zip(starts, [*starts[1:], len(head)], strict=True)]
+    problems: list[str] = []
+    if len(fields) > MAX_HEADER_FIELDS:
+        problems.append(f"more than {MAX_HEADER_FIELDS} header fields: the rest were not read")
+        fields = fields[:MAX_HEADER_FIELDS]
+    long = [f for f in fields if len(f) > MAX_HEADER_BYTES]
+    if long:
+        names = sorted({f.split(b":", 1)[0][:40].decode("ascii", "replace") for f in long})
+        problems.append(
+            f"header field longer than {MAX_HEADER_BYTES} bytes cut: {', '.join(names)}"
+        )
+        fields = [
+            f[:MAX_HEADER_BYTES].rstrip(b"\r\n") + b"\n" if len(f) > MAX_HEADER_BYTES else f
+            for f in fields
+        ]
+    return b"".join(fields).rstrip(b"\r\n") + body, problems
+
+
+def _build(
+    message: email.message.Message,
+    texts: list[str],
+    htmls: list[str],
+    attachments: tuple[Attachment, ...],
+    problems: list[str],
+) -> ParsedMail:
+    headers = _headers(message)
+    text = "\n\n".join(t for t in texts if t.strip())
+    html_only = not text.strip() and bool(htmls)
+    if html_only:
+        text = "\n\n".join(html_to_text(h) for h in htmls)
+    if len(text) > MAX_TEXT_CHARS:
+        problems.append(f"body longer than {MAX_TEXT_CHARS} characters: only the start was read")
+        text = text[:MAX_TEXT_CHARS]
+    name, sender = _parse_address(_first(headers, "from"), problems)
+    return ParsedMail(
+        headers=headers,
+        subject=" ".join(_first(headers, "subject").split()),
+        sender=sender.strip().lower(),
+        sender_name=name,
+        recipients=_addresses(headers, ("to", "cc", "delivered-to", "x-original-to")),
+        message_id=_first(headers, "message-id").strip(),
+        text=text,
+        html_only=html_only,
+        attachments=attachments,
+        content_types=tuple(part.get_content_type() for part in _walk(message)),
+        problems=tuple(problems),
+    )
+
+
+def _parse_address(value: str, problems: list[str]) -> tuple[str, str]:
+    # The stdlib's address parser recurses on nested comments: "((((((a@example.nl" can
+    # exhaust the stack.
+    try:
+        return email.utils.parseaddr(value[:2000])
+    except (RecursionError, ValueError, IndexError):
+        problems.append("the From address cannot be read")
+        return "", ""
+
+
+def _empty(problems: tuple[str, ...]) -> ParsedMail:
+    return ParsedMail({}, "", "", "", (), "", "", False, (), (), problems)
+
+
+# Only these can carry encoded words that matter; decoding every Received line is wasted time.
+_DECODED = frozenset({"subject", "from", "to", "cc", "reply-to", "sender", "delivered-to"})
+
+
+def _headers(message: email.message.Message) -> dict[str, tuple[str, ...]]:
+    collected: dict[str, list[str]] = {}
+    for key, value in message.items():
+        name = key.strip().lower()
+        collected.setdefault(name, []).append(
+            decode_header(value) if name in _DECODED else str(value)
+        )
+    return {key: tuple(values) for key, values in collected.items()}
+
+
+def _first(headers: dict[str, tuple[str, ...]], name: str) -> str:
+    values = headers.get(name)
+    return values[0] if values else ""
+
+
+def _addresses(headers: dict[str, tuple[str, ...]], names: tuple[str, ...]) -> tuple[str, ...]:
+    values = [value[:20_000] for name in names for value in headers.get(name, ())]
+    try:
+        pairs = email.utils.getaddresses(values)
+    except (RecursionError, ValueError, IndexError):
+        return ()
+    return tuple(addr.strip().lower() for _, addr in pairs if addr)
+
+
+def _walk(message: email.message.Message) -> list[email.message.Message]:
+    try:
+        return list(message.walk())
+    except (RecursionError, TypeError, AttributeError):
+        return [message]
+
+
+def _attachment(item: dict[str, object]) -> Attachment:
+    payload = item.get("payload") or ""
+    if item.get("binary"):
+        try:
+            data = base64.b64decode(str(payload))
+        except (binascii.Error, ValueError):
+            data = str(payload).encode("utf-8", "replace")
+    else:
+        data = str(payload).encode("utf-8", "replace")
+    return Attachment(
+        filename=str(item.get("filename") or ""),
+        content_type=str(item.get("mail_content_type") or "application/octet-stream").lower(),
+        data=data,
+    )
+
+
+def _defect_reasons(categories: set[str]) -> list[str]:
+    # Only defects that change what the text means are worth a person's time; a missing
+    # MIME-Version or a folded header is everyday mail.
+    serious = {
+        "CharsetDecodeDefect",
+        "StartBoundaryNotFoundDefect",
+        "MultipartInvariantViolationDefect",
+    }
+    found = sorted(serious & set(categories))
+    return [f"MIME defect: {name}" for name in found]
+
+
+def _charset_problems(message: email.message.Message) -> list[str]:
+    unknown: set[str] = set()
+    for part in _walk(message):
+        charset = part.get_content_charset()
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                unknown.add(charset)
+    return [f"unknown charset {name!r}: the text may be garbled" for name in sorted(unknown)]
+
+
+def _stdlib_parse(
+    raw: bytes,
+) -> tuple[email.message.Message, list[str], list[str], tuple[Attachment, ...]]:
+    try:
+        message = email.message_from_bytes(raw)
+    except Exception:
+        fallback = email.message.Message()
+        return fallback, [raw.decode("utf-8", "replace")], [], ()
+    texts: list[str] = []
+    htmls: list[str] = []
+    attachments: list[Attachment] = []
+    for part in _walk(message):
+        if part.is_multipart():
+            continue
+        payload = _payload_bytes(part)
+        filename = part.get_filename()
+        ctype = part.get_content_type()
+        if filename or part.get_content_disposition() == "attachment":
+            attachments.append(Attachment(decode_header(filename or ""), ctype, payload))
+        elif ctype == "text/html":
+            htmls.append(_decode_text(payload, part.get_content_charset()))
+        elif ctype.startswith("text/"):
+            texts.append(_decode_text(payload, part.get_content_charset()))
+    return message, texts, htmls, tuple(attachments)
+
+
+def _payload_bytes(part: email.message.Message) -> bytes:
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    return str(raw).encode("utf-8", "replace") if isinstance(raw, str) else b""
+
+
+def _decode_text(payload: bytes, charset: str | None) -> str:
+    try:
+        return payload.decode(charset or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return payload.decode("utf-8", "replace")

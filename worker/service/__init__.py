@@ -1,0 +1,1 @@
+"""Running it unattended: a poll through the pipeline, scheduled jobs, metrics, logs, doctor."""

@@ -1,0 +1,1 @@
+"""The case store: tables, migrations, leases, housekeeping, and what is cut before keeping."""
