@@ -10,11 +10,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from worker.errors import CaseworkError
+from worker.intake.headers import Headers
 from worker.judge.decide import REQUEST_CATEGORIES
 from worker.judge.tenants import Registry
 from worker.reply.refusal import refusal
 from worker.reply.respond import Original, Responder
-from worker.service.ingest import Headers
 from worker.store.models import Case, audit, now
 
 CATEGORIES = ("inspection", "correction", "deletion", "processor_routed", "other")
