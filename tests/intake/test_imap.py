@@ -16,7 +16,8 @@ from worker.intake.account import Account
 from worker.intake.imap import ImapMailbox
 from worker.judge.classify import Classifier
 from worker.judge.decide import Decision
-from worker.service.ingest import Policy, ingest
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
 from worker.store.models import Audit, Case, Message
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."

@@ -21,7 +21,8 @@ from worker.reply.compose import load_templates
 from worker.reply.outbox import flush
 from worker.reply.respond import Responder
 from worker.reply.transports import MaildirOutbox
-from worker.service.ingest import Policy, ingest
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
 from worker.store.models import Audit, Case, Outgoing
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."

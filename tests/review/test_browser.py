@@ -30,7 +30,8 @@ from tests.conftest import FIXTURES, ROOT
 from worker.intake.maildir import Maildir
 from worker.judge.classify import Classifier
 from worker.review.users import set_password
-from worker.service.ingest import Policy, ingest
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
 from worker.store.models import Audit, Case, Outgoing, open_store
 
 CHROMIUM = Path("/usr/bin/chromium")

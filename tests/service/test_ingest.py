@@ -22,7 +22,8 @@ from worker.judge.classify import Classifier
 from worker.judge.rules import RuleSet
 from worker.judge.scan.scanner import ScanResult
 from worker.judge.tenants import Registry
-from worker.service.ingest import Policy, ingest, take_in
+from worker.service.filing import Policy
+from worker.service.ingest import ingest, take_in
 from worker.store.models import Audit, Case, Message, open_store
 
 REQUEST = "Graag wil ik inzage in alle persoonsgegevens die u van mij verwerkt."

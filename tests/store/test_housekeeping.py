@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import make_mail
 from worker.intake.maildir import Maildir
 from worker.judge.classify import Classifier
-from worker.service.ingest import Policy, ingest
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
 from worker.store.housekeeping import deadlines, purge
 from worker.store.models import Audit, Case, Message, now
 

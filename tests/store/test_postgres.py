@@ -22,7 +22,8 @@ from worker.reply.compose import load_templates
 from worker.reply.outbox import flush
 from worker.reply.respond import Responder
 from worker.reply.transports import MaildirOutbox
-from worker.service.ingest import Policy, ingest, take_in
+from worker.service.filing import Policy
+from worker.service.ingest import ingest, take_in
 from worker.store.housekeeping import purge
 from worker.store.lease import Held, holder_name
 from worker.store.models import Case, Message, Outgoing, now, open_store

@@ -1,49 +1,31 @@
-"""Ingestion, exactly once: every message becomes a case (or joins one) in one transaction
-before the mailbox is touched; the server move is recorded in that same transaction and marked
-done after it, so a restart finishes a move instead of importing the message again."""
+"""Ingestion, exactly once: one poll reads the new messages, decides each, has them filed a group
+at a time (filing.py) and only then moves them. Every message becomes a case (or joins one) in
+one transaction before the mailbox is touched; the server move is recorded in that same
+transaction and marked done after it, so a restart finishes a move instead of importing the
+message again."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import logging
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from sqlalchemy import inspect, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.failpoints import failpoint
 from worker.intake.headers import Headers
-from worker.intake.mailbox import ACTOR, Mailbox, finish_moves, move_all
+from worker.intake.mailbox import Mailbox, finish_moves, move_all
 from worker.judge.classify import Classifier
-from worker.judge.decide import Decision, failure
-from worker.reply.respond import Original, Responder
-from worker.store.models import Case, Message, Outgoing, audit, next_reference, now
-from worker.store.redact import without_documents
+from worker.judge.decide import failure
+from worker.reply.respond import Responder
+from worker.service.filing import Classified, Policy, keepable, store_alone, store_group
+from worker.store.models import Message
 
-log = logging.getLogger("worker.decide")
-
-# How often a new case draws its reference again after a clash with another worker's.
-REFERENCE_TRIES = 3
 # Messages stored per transaction, at most, and the most time spent deciding them first: one
 # sync to disk per group, and the store is written (locked, on SQLite) only while a decided
 # group is stored, never while its messages are read and OCRed.
 GROUP_MESSAGES = 50
 GROUP_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class Policy:
-    """What ingestion needs of the settings."""
-
-    reference_prefix: str = "PRIV"
-    due_days: int = 28
-    # A message whose ID copies were cut is put back on the server without them.
-    replace_cut_on_server: bool = True
 
 
 def ingest(
@@ -110,19 +92,6 @@ def _stored(
     return messages
 
 
-@dataclass(frozen=True)
-class Classified:
-    """A message read and decided, not yet stored: what storing it needs."""
-
-    key: str
-    raw: bytes
-    decision: Decision
-    checked: bool  # False: the classifier failed, its attachments were not looked at
-    headers: Headers
-    digest: str
-    kept: bytes | None
-
-
 def classified(key: str, raw: bytes, classifier: Classifier) -> Classified:
     """Decides one message, without touching the store (the slow part: OCR, the rules)."""
     try:
@@ -133,111 +102,8 @@ def classified(key: str, raw: bytes, classifier: Classifier) -> Classified:
         checked = False
     # The digest is of what arrived: a second delivery matches it.
     digest = hashlib.sha256(raw).hexdigest()
-    kept = _keepable(raw, decision, checked)
+    kept = keepable(raw, decision, checked)
     return Classified(key, raw, decision, checked, Headers.of(raw), digest, kept)
-
-
-def store_group(
-    session: Session,
-    mailbox: Mailbox,
-    group: list[Classified],
-    policy: Policy,
-    responder: Responder | None = None,
-) -> list[Message]:
-    """Stores decided messages, their cases and their mail in one transaction: one commit
-    (one sync to disk) for the group instead of one per message, and one flush of batched
-    INSERTs. A message whose lookups (a duplicate, a follow-up, the next reference, the day's
-    replies to an address) could find one stored before it in the group is recorded after a
-    flush, so it sees that one. When any message fails, nothing of the group stays and each
-    is stored again on its own, the failing one as a case in review."""
-    if not group:
-        return []
-    try:
-        messages = []
-        pending, seen = _Pending(), _Seen.read(session, group)
-        for item in group:
-            if pending.touched_by(item, policy):
-                session.flush()
-                pending = _Pending()
-            message = _record(
-                session, mailbox, item, policy, responder, pending.last_reference, seen
-            )
-            pending.add(message)
-            seen.add(message)
-            messages.append(message)
-        session.commit()
-    except Exception as err:
-        session.rollback()
-        log.warning("%d message(s) not stored together (%s); one at a time", len(group), err)
-        messages = [
-            m for item in group if (m := _store_alone(session, mailbox, item, policy, responder))
-        ]
-    failpoint("after-commit")
-    for message in messages:
-        _log_disposition(message)
-    return messages
-
-
-@dataclass
-class _Seen:
-    """For a group: the Message-IDs a stored message already has, and the addresses that had
-    automatic mail in the last day, read once for the group and grown by its own messages.
-    A duplicate lookup, or a count of the day's replies, that cannot find anything is skipped."""
-
-    message_ids: set[str]
-    recipients: set[str]
-
-    @classmethod
-    def read(cls, session: Session, group: list[Classified]) -> _Seen:
-        ids = {item.headers.message_id for item in group}
-        senders = {item.headers.sender.lower() for item in group}
-        stored = session.scalars(
-            select(Message.message_id).where(
-                Message.message_id.in_(ids), Message.duplicate_of.is_(None)
-            )
-        )
-        since = now() - dt.timedelta(days=1)
-        replied = session.scalars(
-            select(Outgoing.recipient).where(
-                Outgoing.recipient.in_(senders), Outgoing.created_at >= since
-            )
-        )
-        return cls(set(stored), set(replied))
-
-    def add(self, message: Message) -> None:
-        self.message_ids.add(message.message_id)
-        if inspect(message.case).pending:  # only a new case queues mail here
-            self.recipients.update(row.recipient for row in message.case.outgoing)
-
-
-@dataclass
-class _Pending:
-    """What a group added since its last flush, by the keys through which a later message's
-    lookups would find it: the queries of `_record` see only flushed rows."""
-
-    copies: set[tuple[str, str]] = field(default_factory=set)  # (Message-ID, digest)
-    message_ids: set[str] = field(default_factory=set)
-    references: set[str] = field(default_factory=set)
-    recipients: set[str] = field(default_factory=set)  # of the mail its new cases queued
-    last_reference: str = ""  # the highest reference its new cases drew
-
-    def touched_by(self, item: Classified, policy: Policy) -> bool:
-        headers = item.headers
-        return (
-            (headers.message_id, item.digest) in self.copies
-            or not self.message_ids.isdisjoint(headers.refers_to)
-            or not self.references.isdisjoint(_subject_references(headers.subject, policy))
-            or headers.sender.lower() in self.recipients
-        )
-
-    def add(self, message: Message) -> None:
-        self.copies.add((message.message_id, message.content_hash))
-        self.message_ids.add(message.message_id)
-        case = message.case
-        if inspect(case).pending:  # a new case: it, and the mail it queued, are not flushed
-            self.references.add(case.reference)
-            self.last_reference = max(self.last_reference, case.reference)
-            self.recipients.update(row.recipient for row in case.outgoing)
 
 
 def take_in(
@@ -251,233 +117,4 @@ def take_in(
 ) -> Message | None:
     """Stores one message and its case, and the mail it sends, in one transaction; None when
     another worker took it."""
-    return _store_alone(session, mailbox, classified(key, raw, classifier), policy, responder)
-
-
-def _store_alone(
-    session: Session,
-    mailbox: Mailbox,
-    item: Classified,
-    policy: Policy,
-    responder: Responder | None,
-) -> Message | None:
-    """One message in a transaction of its own; a case in review when that fails."""
-    try:
-        for attempt in range(REFERENCE_TRIES):
-            try:
-                message = _record(session, mailbox, item, policy, responder)
-                session.commit()
-                return message
-            except IntegrityError:
-                session.rollback()
-                if _known(session, mailbox, item.key):
-                    return None  # the same key was stored meanwhile: that worker has it
-                # Else a case reference clashed with one drawn at the same moment by a worker
-                # on another mailbox: draw again, then store it as failed.
-                if attempt == REFERENCE_TRIES - 1:
-                    raise
-        raise AssertionError("unreachable")
-    except Exception as err:  # one bad message never blocks the ones behind it
-        session.rollback()
-        return _take_in_failed(session, mailbox, item.key, item.raw, err, policy)
-
-
-def _log_disposition(message: Message) -> None:
-    # One line per message, for a privacy officer's "why": never a number from an ID copy.
-    case = message.case
-    log.info(
-        "%s %s: %s, %s",
-        message.message_id or message.source_key,
-        case.reference,
-        case.status,
-        case.category,
-        extra={
-            "message_id": message.message_id,
-            "case": case.reference,
-            "status": case.status,
-            "category": case.category,
-            "tenant": case.tenant,
-            "reasons": case.reasons,
-            "duplicate": message.duplicate_of is not None,
-        },
-    )
-
-
-def _take_in_failed(
-    session: Session, mailbox: Mailbox, key: str, raw: bytes, err: Exception, policy: Policy
-) -> Message | None:
-    """A case in review for a message that could not be taken in the normal way, its images and
-    PDFs cut (unchecked). Tried with the message's headers, then without them (one may be what
-    the store refused); None when even that fails, and the message waits for the next poll."""
-    log.error("%s could not be taken in: %s: %s", key, type(err).__name__, err)
-    decision = failure(f"could not be taken in: {type(err).__name__}: {err}"[:2000])
-    kept = _keepable(raw, decision, checked=False)
-    digest = hashlib.sha256(raw).hexdigest()
-    for headers in (Headers.of(raw), Headers("", "(headers not stored)", "", ())):
-        item = Classified(key, raw, decision, False, headers, digest, kept)
-        try:
-            message = _record(session, mailbox, item, policy)
-            session.commit()
-            return message
-        except Exception as again:  # the store itself refused: try with less, or wait
-            session.rollback()
-            log.error("%s: not stored as a failed case either: %s", key, again)
-    return None
-
-
-def _known(session: Session, mailbox: Mailbox, key: str) -> bool:
-    found = session.scalar(
-        select(Message.id).where(
-            Message.source == mailbox.name,
-            Message.validity == mailbox.validity,
-            Message.source_key == key,
-        )
-    )
-    return found is not None
-
-
-def _record(
-    session: Session,
-    mailbox: Mailbox,
-    item: Classified,
-    policy: Policy,
-    responder: Responder | None = None,
-    after: str = "",
-    seen: _Seen | None = None,
-) -> Message:
-    """Adds one message, and its case or the case it joins, to the session; `after` is the
-    highest case reference drawn but not yet flushed; `seen` (for a group) tells which
-    lookups can be skipped."""
-    key, raw, digest, headers, decision = (
-        item.key,
-        item.kept,
-        item.digest,
-        item.headers,
-        item.decision,
-    )
-    received = now()
-    message = Message(
-        source=mailbox.name,
-        validity=mailbox.validity,
-        source_key=key,
-        message_id=headers.message_id,
-        content_hash=digest,
-        raw=raw,
-        received_at=received,
-    )
-    original = None
-    if seen is None or headers.message_id in seen.message_ids:
-        original = session.scalar(
-            select(Message).where(
-                Message.message_id == headers.message_id,
-                Message.content_hash == digest,
-                Message.duplicate_of.is_(None),
-            )
-        )
-    if original is not None:
-        # The same message again (a UIDVALIDITY change, a second delivery): no new case.
-        message.case, message.raw, message.duplicate_of = original.case, None, original.id
-        message.move_to = _folder(original.case.status)
-        session.add(message)
-        audit(session, original.case, ACTOR, "duplicate", f"message {original.id} again as {key}")
-        return message
-    case = _follow_up(session, headers, policy)
-    if case is not None:
-        if not decision.auto_generated:
-            case.status = "review"  # a requester wrote again: a person reads it
-        audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
-    else:
-        case = _new_case(session, headers, decision, policy, received, after)
-        if responder is not None:
-            answered = Original(
-                headers.sender, headers.subject, headers.message_id, headers.references, raw
-            )
-            replied = seen is None or headers.sender.lower() in seen.recipients
-            responder.new_case(session, case, decision, answered, replied)
-    message.case = case
-    message.move_to = _folder("ignored" if decision.auto_generated else case.status)
-    session.add(message)
-    if raw is None:
-        audit(session, case, ACTOR, "not-kept", "its attachments could not be cut out")
-    elif decision.id_document.unredacted or decision.id_document.unreadable:
-        audit(session, case, ACTOR, "attachments-removed", "images and PDFs cut before storing")
-    return message
-
-
-def _keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
-    """What of a message may be stored: all of it when its images and PDFs were checked and
-    clean; without them when one showed a sensitive field or could not be checked; nothing when
-    they cannot be cut out."""
-    document = decision.id_document
-    if checked and not document.unredacted and not document.unreadable:
-        return raw
-    why = (
-        f"it showed {', '.join(document.unredacted)}"
-        if document.unredacted
-        else "it could not be checked for identity data"
-    )
-    try:
-        return without_documents(raw, why)
-    except Exception:  # cannot cut: keep nothing rather than a copy
-        return None
-
-
-def _new_case(
-    session: Session,
-    headers: Headers,
-    decision: Decision,
-    policy: Policy,
-    received: dt.datetime,
-    after: str = "",
-) -> Case:
-    status = "ignored" if decision.auto_generated else "review" if decision.needs_review else "open"
-    document = decision.id_document
-    case = Case(
-        reference=next_reference(session, policy.reference_prefix, received.year, after),
-        category=decision.category,
-        status=status,
-        language=decision.language,
-        tenant=decision.tenant,
-        requester=headers.sender,
-        subject=headers.subject,
-        reasons=list(decision.reasons),
-        id_findings={
-            "present": document.present,
-            "unredacted": list(document.unredacted),
-            "files": list(document.files),
-            "unreadable": list(document.unreadable),
-        },
-        received_at=received,
-        due_at=received + dt.timedelta(days=policy.due_days),
-    )
-    session.add(case)
-    audit(session, case, ACTOR, "created", f"{status}: {decision.category}")
-    return case
-
-
-def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | None:
-    """The case a message answers: its reference in the subject, or a message it replies to."""
-    for reference in _subject_references(headers.subject, policy):
-        case = session.scalar(select(Case).where(Case.reference == reference))
-        if case is not None:
-            return case
-    if headers.refers_to:
-        return session.scalar(
-            select(Case)
-            .join(Message)
-            .where(Message.message_id.in_(headers.refers_to))
-            .order_by(Case.id.desc())
-            .limit(1)
-        )
-    return None
-
-
-def _subject_references(subject: str, policy: Policy) -> list[str]:
-    pattern = rf"\b{re.escape(policy.reference_prefix)}-\d{{4}}-\d{{6}}\b"
-    return re.findall(pattern, subject)
-
-
-def _folder(status: str) -> str:
-    return {"ignored": "Ignored", "open": "Processed", "forwarded": "Processed"}.get(
-        status, "Review"
-    )
+    return store_alone(session, mailbox, classified(key, raw, classifier), policy, responder)

@@ -28,7 +28,8 @@ from worker.judge.tenants import Registry
 from worker.reply.outbox import Transport, flush
 from worker.reply.respond import Responder
 from worker.reply.transports import MaildirOutbox, SmtpTransport
-from worker.service.ingest import Policy, ingest
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
 from worker.store.housekeeping import deadlines, purge
 from worker.store.lease import Held, holder_name
 from worker.store.models import Message, open_store
