@@ -101,3 +101,41 @@ def test_unreadable_file_gives_error_and_nonzero_exit(
 def test_check_rules_reports_counts(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-rules", "--tenants", str(FIXTURES / "tenants.yaml")]) == 0
     assert capsys.readouterr().out.startswith("ok: ")
+
+
+COMMANDS = ["classify", "scan", "run", "doctor", "health", "check-rules", "review", "review-user"]
+
+
+@pytest.mark.parametrize("where", ["before", "after", "short"])
+def test_config_is_read_before_or_after_the_command(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A file that does not exist is an error naming it: proof that this --config was read.
+    missing = str(tmp_path / "missing.toml")
+    argv = {
+        "before": ["--config", missing, "check-rules"],
+        "after": ["check-rules", "--config", missing],
+        "short": ["check-rules", "-c", missing],
+    }[where]
+    assert main(argv) == 2
+    assert missing in capsys.readouterr().err
+
+
+def test_config_after_the_command_wins_over_one_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text("[worker]\n")
+    missing = str(tmp_path / "missing.toml")
+    assert main(["--config", str(good), "check-rules", "--config", missing]) == 2
+    assert missing in capsys.readouterr().err
+    assert main(["--config", missing, "check-rules", "--config", str(good)]) == 0
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_shows_config_in_its_help(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "-c CONFIG, --config CONFIG" in capsys.readouterr().out

@@ -40,15 +40,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privacy-worker", description=__doc__)
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML configuration file (default: $PRIVACY_WORKER_CONFIG, else none)",
-    )
+    _config_option(parser, default=None)
+    # Every command takes --config too, after its name (`run --config FILE`), where people put
+    # it; SUPPRESS keeps one given before the command unless the command names another.
+    common = argparse.ArgumentParser(add_help=False)
+    _config_option(common, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    classify = commands.add_parser("classify", help="decide what mails are (dry run: nothing sent)")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[common])
+
+    classify = command("classify", help="decide what mails are (dry run: nothing sent)")
     classify.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     classify.add_argument("--rules", type=Path, default=None, help="rules folder")
     classify.add_argument(
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("files", nargs="+", help=".eml files to classify")
     classify.set_defaults(handler=_classify)
 
-    scan = commands.add_parser("scan", help="look for readable BSN, MRZ, document number, photo")
+    scan = command("scan", help="look for readable BSN, MRZ, document number, photo")
     scan.add_argument(
         "--json",
         action="store_true",
@@ -74,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("files", nargs="+", help="images or PDFs")
     scan.set_defaults(handler=_scan)
 
-    run = commands.add_parser("run", help="the service: poll, answer, forward, until SIGTERM")
+    run = command("run", help="the service: poll, answer, forward, until SIGTERM")
     run.add_argument(
         "--once", action="store_true", help="one poll and one round of the outbox, then exit"
     )
@@ -88,12 +90,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
-    doctor = commands.add_parser(
-        "doctor", help="check config, rules, tesseract, store, mailbox and SMTP"
-    )
+    doctor = command("doctor", help="check config, rules, tesseract, store, mailbox and SMTP")
     doctor.set_defaults(handler=_doctor)
 
-    health = commands.add_parser("health", help="exit 0 while `run` polls (container healthcheck)")
+    health = command("health", help="exit 0 while `run` polls (container healthcheck)")
     health.add_argument(
         "--max-age",
         type=float,
@@ -102,20 +102,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     health.set_defaults(handler=_health)
 
-    check = commands.add_parser("check-rules", help="validate the rules folder and tenant registry")
+    check = command("check-rules", help="validate the rules folder and tenant registry")
     check.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     check.add_argument("--rules", type=Path, default=None, help="rules folder")
     check.set_defaults(handler=_check_rules)
 
-    review = commands.add_parser("review", help="serve the review page for privacy staff")
+    review = command("review", help="serve the review page for privacy staff")
     review.add_argument("--listen", default=None, help="host:port (default: review_listen)")
     review.add_argument("--tenants", type=Path, default=None, help="tenant registry YAML")
     review.set_defaults(handler=_review)
 
-    user = commands.add_parser("review-user", help="add a review page user or set a password")
+    user = command("review-user", help="add a review page user or set a password")
     user.add_argument("name", help="the user's name (lower case)")
     user.set_defaults(handler=_review_user)
     return parser
+
+
+def _config_option(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=default,
+        help="TOML configuration file (default: $PRIVACY_WORKER_CONFIG, else none)",
+    )
 
 
 def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, Registry]:
