@@ -15,11 +15,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/privacy-worker
+# Exactly the pinned versions and files of the lock (hashes checked), then the project.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY worker ./worker
 COPY rules ./rules
 # Installed from the source tree in place, so the shipped rules/ are found beside worker/.
-RUN pip install -e . && python -c "import worker.cli"
+RUN pip install --no-deps --no-build-isolation -e . && python -c "import worker.cli"
 
 # A user of its own, never root; the store, the local folders and the heartbeat live in the
 # volume (relative paths in the settings are relative to it).
