@@ -139,3 +139,20 @@ def test_every_command_shows_config_in_its_help(
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert "-c CONFIG, --config CONFIG" in capsys.readouterr().out
+
+
+def test_the_same_mails_give_the_same_bytes_whatever_the_hash_seed() -> None:
+    import os
+    import subprocess
+    import sys
+
+    files = sorted(map(str, (FIXTURES / "mail").glob("*.eml")))
+    command = [sys.executable, "-m", "worker", "classify", "--no-scan", "--json"]
+    command += ["--tenants", str(FIXTURES / "tenants.yaml"), *files]
+    outputs = {
+        subprocess.run(
+            command, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed}
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

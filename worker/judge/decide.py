@@ -60,7 +60,8 @@ class Decision:
 
 def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> Decision:
     """Runs the chain: machine mail, problems, processor context, request type, signals."""
-    scores = {t: round(mail.score(t), 2) for t in {h.target for h in mail.hits}}
+    # Sorted: the same mail gives the same output whatever the hash seed.
+    scores = {t: round(mail.score(t), 2) for t in sorted({h.target for h in mail.hits})}
     found = tuple(i for i in intents if scores.get(i, 0.0) >= thresholds.intent)
     reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
     review: list[str] = [f"parse problem: {p}" for p in mail.problems]
