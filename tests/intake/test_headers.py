@@ -9,6 +9,7 @@ from email.utils import getaddresses
 
 from tests.conftest import FIXTURES, REAL_WORLD
 from worker.intake.headers import Headers
+from worker.store.redact import mask_numbers
 
 
 def read_with_the_default_policy(raw: bytes) -> tuple[str, str, str, tuple[str, ...], str]:
@@ -25,7 +26,7 @@ def read_with_the_default_policy(raw: bytes) -> tuple[str, str, str, tuple[str, 
     printable = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
     return (
         printable.sub(" ", str(parsed.get("Message-ID", "")).strip())[:998],
-        printable.sub(" ", str(parsed.get("Subject", "")))[:2000],
+        mask_numbers(printable.sub(" ", str(parsed.get("Subject", "")))[:2000]),
         printable.sub(" ", sender),
         tuple(re.findall(r"<[^<>\s\x00-\x1f]+>", refers)),
         printable.sub(" ", " ".join(str(parsed.get("References", "")).split()))[:4000],
@@ -45,3 +46,8 @@ def test_headers_are_read_as_the_standard_parser_reads_them() -> None:
         h = Headers.of(raw)
         ours = (h.message_id, h.subject, h.sender, h.refers_to, h.references)
         assert ours == read_with_the_default_policy(raw), raw[:200]
+
+
+def test_a_bsn_in_the_subject_is_masked_as_it_is_read() -> None:
+    headers = Headers.of(b"Subject: =?utf-8?q?BSN_111=2E222=2E333?= en 111222333\r\n\r\n")
+    assert headers.subject == "BSN ***.***.*** en *********"

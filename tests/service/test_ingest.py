@@ -176,6 +176,32 @@ def test_an_unredacted_id_copy_is_cut_out_before_the_message_is_stored(
     assert "attachments-removed" in actions
 
 
+def test_a_bsn_in_a_file_name_or_subject_is_neither_stored_nor_logged(
+    tmp_path: Path, store: Session, classifier: Classifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 12: the copy itself was cut, but its name reached the log and the case.
+    from tests.judge.scan.test_classify_scan import mail_with, passport_png
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    raw = mail_with(
+        ("ID kopie BSN 111222333.png", "image/png", passport_png("none")),
+        ("bsn 111.222.333.pdf", "application/pdf", b"%PDF-1.4 broken"),
+    )
+    mailbox.deliver(raw.replace(b"Subject: Inzageverzoek", b"Subject: Inzage BSN 111 222 333"))
+    with caplog.at_level("INFO", logger="worker"):
+        [message] = ingest(store, mailbox, classifier, Policy())
+    case = message.case
+    assert case.subject == "Inzage BSN *** *** ***"
+    assert "ID kopie BSN *********.png" in case.id_findings["files"]  # type: ignore[operator]
+    assert any("bsn ***.***.***.pdf" in reason for reason in case.reasons)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("<scan-test@")]
+    assert line.reasons == case.reasons  # type: ignore[attr-defined]
+    stored = repr((case.subject, case.reasons, case.id_findings))
+    for shape in ("111222333", "111 222 333", "111.222.333"):
+        assert shape not in stored and shape not in caplog.text
+    assert b"111222333" not in message.raw and b"111.222.333" not in message.raw  # type: ignore[operator]
+
+
 def unnamed_octet_stream_copy() -> bytes:
     from tests.judge.scan.test_classify_scan import mail_with, passport_png
 

@@ -10,6 +10,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 
 from worker.mimepolicy import READING
+from worker.store.redact import mask_numbers
 
 # Unfolding (RFC 5322 section 2.2.3): a line end before white space goes.
 _FOLDING = re.compile(r"(?:\r\n|\r|\n)(?=[ \t])")
@@ -47,7 +48,8 @@ class Headers:
             refers = values.get("in-reply-to", "") + " " + values.get("references", "")
             return cls(
                 _printable(values.get("message-id", "").strip())[:998],
-                _printable(subject)[:2000],
+                # The subject is stored, logged and quoted in replies: never with a BSN.
+                mask_numbers(_printable(subject)[:2000]),
                 _printable(_reply_address(values)),
                 tuple(re.findall(r"<[^<>\s\x00-\x1f]+>", refers)),
                 _printable(" ".join(values.get("references", "").split()))[:4000],

@@ -20,7 +20,7 @@ from worker.intake.mailbox import ACTOR, Mailbox
 from worker.judge.decide import Decision, failure
 from worker.reply.respond import Original, Responder
 from worker.store.models import Case, Message, Outgoing, audit, next_reference, now
-from worker.store.redact import without_documents
+from worker.store.redact import mask_numbers, without_documents
 
 log = logging.getLogger("worker.decide")
 
@@ -197,7 +197,7 @@ def _log_disposition(message: Message) -> None:
             "status": case.status,
             "category": case.category,
             "tenant": case.tenant,
-            "reasons": case.reasons,
+            "reasons": [mask_numbers(reason) for reason in case.reasons],
             "duplicate": message.duplicate_of is not None,
         },
     )
@@ -339,13 +339,14 @@ def _new_case(
         language=decision.language,
         tenant=decision.tenant,
         requester=headers.sender,
-        subject=headers.subject,
-        reasons=list(decision.reasons),
+        # Masked here too, whatever a rule or an error message put in them.
+        subject=mask_numbers(headers.subject),
+        reasons=[mask_numbers(reason) for reason in decision.reasons],
         id_findings={
             "present": document.present,
             "unredacted": list(document.unredacted),
-            "files": list(document.files),
-            "unreadable": list(document.unreadable),
+            "files": [mask_numbers(name) for name in document.files],
+            "unreadable": [mask_numbers(problem) for problem in document.unreadable],
         },
         received_at=received,
         due_at=received + dt.timedelta(days=policy.due_days),
