@@ -111,6 +111,21 @@ def test_a_form_that_names_the_person_in_reply_to_is_answered_there(desk: Desk) 
     assert str(ack["To"]) == "jan@example.nl" and case.requester == "jan@example.nl"
 
 
+def test_a_reply_to_at_another_domain_gets_no_reply_and_waits_for_a_person(
+    desk: Desk,
+) -> None:
+    # Issue 12: an ack-deletion went to a third party named in Reply-To (backscatter).
+    [case] = desk.poll(mail(1, Reply_To="Derde <derde@elders.example.com>"))
+    assert desk.sent() == [] and case.status == "review" and case.requester == "jan@example.nl"
+    assert "Reply-To derde@elders.example.com is outside the domain" in case.reasons[0]
+    actions = [a.action for a in desk.store.scalars(select(Audit).where(Audit.case == case))]
+    assert "no-reply" in actions
+    # In the sender's own domain the Reply-To is answered.
+    [other] = desk.poll(mail(2, Reply_To="privacy@mail.example.nl"))
+    [ack] = desk.sent()
+    assert str(ack["To"]) == "privacy@mail.example.nl" and other.status == "open"
+
+
 def test_replies_to_one_address_stop_at_the_daily_limit(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ so still becomes a case in review."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -287,8 +288,11 @@ def _record(
             case.status = "review"  # a requester wrote again: a person reads it
         audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
     else:
+        decision, held = _reply_to_held(headers, decision)
         case = _new_case(session, headers, decision, policy, received, after)
-        if responder is not None:
+        if held:
+            audit(session, case, ACTOR, "no-reply", held)
+        elif responder is not None:
             answered = Original(
                 headers.sender, headers.subject, headers.message_id, headers.references, raw
             )
@@ -302,6 +306,19 @@ def _record(
     elif decision.id_document.unredacted or decision.id_document.unreadable:
         audit(session, case, ACTOR, "attachments-removed", "images and PDFs cut before storing")
     return message
+
+
+def _reply_to_held(headers: Headers, decision: Decision) -> tuple[Decision, str]:
+    """A Reply-To outside the sender's domain could make us write to a third party
+    (backscatter): the case waits for a person and nothing is sent; also why, or ""."""
+    if not headers.foreign_reply_to or decision.auto_generated:
+        return decision, ""
+    why = (
+        f"Reply-To {headers.foreign_reply_to} is outside the domain of the sender "
+        f"{headers.author or '(no From)'}: no automatic reply; answer the sender by hand"
+    )
+    reasons = (why, *decision.reasons)
+    return dataclasses.replace(decision, needs_review=True, reasons=reasons), why
 
 
 def keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
