@@ -126,6 +126,25 @@ def test_a_reply_to_at_another_domain_gets_no_reply_and_waits_for_a_person(
     assert str(ack["To"]) == "privacy@mail.example.nl" and other.status == "open"
 
 
+def test_a_reply_to_our_acknowledgement_joins_the_case_and_a_stranger_s_does_not(
+    desk: Desk,
+) -> None:
+    # Issue 12: only the requester, or a reply to the mail we sent for the case, joins it.
+    [case] = desk.poll(mail(1))
+    [ack] = desk.sent()
+    answer = make_mail("Dank.", subject=str(ack["Subject"]), sender="Kantoor <kantoor@example.org>")
+    answer = answer.replace(b"<test@", b"<a@").replace(
+        b"Message-ID:", f"In-Reply-To: {ack['Message-ID']}\nMessage-ID:".encode()
+    )
+    stranger = make_mail(REQUEST, subject=f"Re: {case.reference}", sender="piet@example.com")
+    joined, new = desk.poll(answer, stranger.replace(b"<test@", b"<s@"))
+    assert joined.id == case.id and case.status == "review"
+    assert new.id != case.id and new.requester == "piet@example.com" and new.status == "review"
+    assert any(f"mentions {case.reference} of another sender" in r for r in new.reasons)
+    # The stranger's own case is acknowledged to him, not the requester of the other one.
+    assert [str(m["To"]) for m in desk.sent()[1:]] == ["piet@example.com"]
+
+
 def test_replies_to_one_address_stop_at_the_daily_limit(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

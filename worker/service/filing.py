@@ -153,6 +153,8 @@ class _Pending:
             self.references.add(case.reference)
             self.last_reference = max(self.last_reference, case.reference)
             self.recipients.update(row.recipient for row in case.outgoing)
+            # A reply to the mail it queued joins it too.
+            self.message_ids.update(row.message_id for row in case.outgoing)
 
 
 def store_alone(
@@ -282,13 +284,13 @@ def _record(
         session.add(message)
         audit(session, original.case, ACTOR, "duplicate", f"message {original.id} again as {key}")
         return message
-    case = _follow_up(session, headers, policy)
+    case, others = _follow_up(session, headers, policy)
     if case is not None:
         if not decision.auto_generated:
             case.status = "review"  # a requester wrote again: a person reads it
         audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
     else:
-        decision, held = _reply_to_held(headers, decision)
+        decision, held = _reply_to_held(headers, _mentioned(decision, others))
         case = _new_case(session, headers, decision, policy, received, after)
         if held:
             audit(session, case, ACTOR, "no-reply", held)
@@ -373,21 +375,40 @@ def _new_case(
     return case
 
 
-def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | None:
-    """The case a message answers: its reference in the subject, or a message it replies to."""
+def _follow_up(
+    session: Session, headers: Headers, policy: Policy
+) -> tuple[Case | None, tuple[str, ...]]:
+    """The case a message answers, else the references of other senders' cases it mentions.
+    A case is joined by its requester's mail that names it, or by a reply to a message of the
+    case or to mail we sent for it: a stranger who quotes a reference starts a case of his own."""
+    senders = {address.lower() for address in (headers.sender, headers.author) if address}
+    others: list[str] = []
     for reference in _subject_references(headers.subject, policy):
         case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None and case.requester.lower() in senders:
+            return case, ()
         if case is not None:
-            return case
+            others.append(reference)
     if headers.refers_to:
-        return session.scalar(
-            select(Case)
-            .join(Message)
-            .where(Message.message_id.in_(headers.refers_to))
-            .order_by(Case.id.desc())
-            .limit(1)
-        )
-    return None
+        for rows in (Message, Outgoing):
+            case = session.scalar(
+                select(Case)
+                .join(rows)
+                .where(rows.message_id.in_(headers.refers_to))
+                .order_by(Case.id.desc())
+                .limit(1)
+            )
+            if case is not None:
+                return case, ()
+    return None, tuple(others)
+
+
+def _mentioned(decision: Decision, others: tuple[str, ...]) -> Decision:
+    """A new case that names another sender's case waits for a person, who sees which."""
+    if not others:
+        return decision
+    why = f"mentions {', '.join(others)} of another sender: not joined to it; check who writes"
+    return dataclasses.replace(decision, needs_review=True, reasons=(why, *decision.reasons))
 
 
 def _subject_references(subject: str, policy: Policy) -> list[str]:
