@@ -111,6 +111,40 @@ def test_a_form_that_names_the_person_in_reply_to_is_answered_there(desk: Desk) 
     assert str(ack["To"]) == "jan@example.nl" and case.requester == "jan@example.nl"
 
 
+def test_a_reply_to_at_another_domain_gets_no_reply_and_waits_for_a_person(
+    desk: Desk,
+) -> None:
+    # Issue 12: an ack-deletion went to a third party named in Reply-To (backscatter).
+    [case] = desk.poll(mail(1, Reply_To="Derde <derde@elders.example.com>"))
+    assert desk.sent() == [] and case.status == "review" and case.requester == "jan@example.nl"
+    assert "Reply-To derde@elders.example.com is outside the domain" in case.reasons[0]
+    actions = [a.action for a in desk.store.scalars(select(Audit).where(Audit.case == case))]
+    assert "no-reply" in actions
+    # In the sender's own domain the Reply-To is answered.
+    [other] = desk.poll(mail(2, Reply_To="privacy@mail.example.nl"))
+    [ack] = desk.sent()
+    assert str(ack["To"]) == "privacy@mail.example.nl" and other.status == "open"
+
+
+def test_a_reply_to_our_acknowledgement_joins_the_case_and_a_stranger_s_does_not(
+    desk: Desk,
+) -> None:
+    # Issue 12: only the requester, or a reply to the mail we sent for the case, joins it.
+    [case] = desk.poll(mail(1))
+    [ack] = desk.sent()
+    answer = make_mail("Dank.", subject=str(ack["Subject"]), sender="Kantoor <kantoor@example.org>")
+    answer = answer.replace(b"<test@", b"<a@").replace(
+        b"Message-ID:", f"In-Reply-To: {ack['Message-ID']}\nMessage-ID:".encode()
+    )
+    stranger = make_mail(REQUEST, subject=f"Re: {case.reference}", sender="piet@example.com")
+    joined, new = desk.poll(answer, stranger.replace(b"<test@", b"<s@"))
+    assert joined.id == case.id and case.status == "review"
+    assert new.id != case.id and new.requester == "piet@example.com" and new.status == "review"
+    assert any(f"mentions {case.reference} of another sender" in r for r in new.reasons)
+    # The stranger's own case is acknowledged to him, not the requester of the other one.
+    assert [str(m["To"]) for m in desk.sent()[1:]] == ["piet@example.com"]
+
+
 def test_replies_to_one_address_stop_at_the_daily_limit(
     desk: Desk, monkeypatch: pytest.MonkeyPatch
 ) -> None:

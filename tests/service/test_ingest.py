@@ -176,6 +176,32 @@ def test_an_unredacted_id_copy_is_cut_out_before_the_message_is_stored(
     assert "attachments-removed" in actions
 
 
+def test_a_bsn_in_a_file_name_or_subject_is_neither_stored_nor_logged(
+    tmp_path: Path, store: Session, classifier: Classifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Issue 12: the copy itself was cut, but its name reached the log and the case.
+    from tests.judge.scan.test_classify_scan import mail_with, passport_png
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    raw = mail_with(
+        ("ID kopie BSN 111222333.png", "image/png", passport_png("none")),
+        ("bsn 111.222.333.pdf", "application/pdf", b"%PDF-1.4 broken"),
+    )
+    mailbox.deliver(raw.replace(b"Subject: Inzageverzoek", b"Subject: Inzage BSN 111 222 333"))
+    with caplog.at_level("INFO", logger="worker"):
+        [message] = ingest(store, mailbox, classifier, Policy())
+    case = message.case
+    assert case.subject == "Inzage BSN *** *** ***"
+    assert "ID kopie BSN *********.png" in case.id_findings["files"]  # type: ignore[operator]
+    assert any("bsn ***.***.***.pdf" in reason for reason in case.reasons)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("<scan-test@")]
+    assert line.reasons == case.reasons  # type: ignore[attr-defined]
+    stored = repr((case.subject, case.reasons, case.id_findings))
+    for shape in ("111222333", "111 222 333", "111.222.333"):
+        assert shape not in stored and shape not in caplog.text
+    assert b"111222333" not in message.raw and b"111.222.333" not in message.raw  # type: ignore[operator]
+
+
 def unnamed_octet_stream_copy() -> bytes:
     from tests.judge.scan.test_classify_scan import mail_with, passport_png
 
@@ -371,7 +397,7 @@ def test_a_message_and_the_next_one_about_it_in_one_poll_make_one_case(
             b"Message-ID: <two@example.nl>\nIn-Reply-To: <test@example.nl>",
         ),
         "quoting the reference": make_mail(
-            "Zie hierboven.", subject=f"Re: PRIV-{year}-000001", sender="Piet <piet@example.nl>"
+            "Zie hierboven.", subject=f"Re: PRIV-{year}-000001", sender="JAN <Jan@Example.NL>"
         ).replace(b"<test@", b"<three@"),
     }[second]
     mailbox.deliver(first)
@@ -382,6 +408,53 @@ def test_a_message_and_the_next_one_about_it_in_one_poll_make_one_case(
     assert (stored[1].duplicate_of is not None) == (second == "the same again")
     assert stored[0].case.status == ("open" if second == "the same again" else "review")
     assert "not stored together" not in caplog.text  # not by the one-at-a-time fallback
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_a_stranger_quoting_a_reference_starts_a_case_of_his_own(
+    tmp_path: Path,
+    store: Session,
+    classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+    together: bool,
+) -> None:
+    # Issue 12: "Re: PRIV-2026-000001" from another sender joined that case and changed it;
+    # in one group (one transaction) or in a later poll.
+    monkeypatch.setattr("worker.service.ingest.GROUP_SECONDS", 600.0)
+    store = Session(store.get_bind(), autoflush=False, expire_on_commit=False)
+    mailbox = Maildir(tmp_path / "mailbox")
+    year = dt.datetime.now(dt.UTC).year
+    mailbox.deliver(make_mail(REQUEST, subject="Inzageverzoek"))
+    stranger = make_mail(
+        REQUEST, subject=f"Re: PRIV-{year}-000001", sender="Piet <piet@example.nl>"
+    ).replace(b"<test@", b"<piet@")
+    if not together:
+        ingest(store, mailbox, classifier, Policy())
+    mailbox.deliver(stranger)
+    ingest(store, mailbox, classifier, Policy())
+    first, second = store.scalars(select(Case).order_by(Case.id))
+    assert first.status == "open" and [m.message_id for m in first.messages] == [
+        "<test@example.nl>"
+    ]
+    assert second.requester == "piet@example.nl" and second.status == "review"
+    assert second.reasons[0].startswith(f"mentions PRIV-{year}-000001 of another sender")
+    audit = {a.action for a in store.scalars(select(Audit).where(Audit.case_id == first.id))}
+    assert "follow-up" not in audit
+
+
+def test_a_reply_to_a_message_of_the_case_joins_it_whoever_sends_it(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    # A colleague answering in the thread (In-Reply-To the case's message) joins the case.
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(make_mail(REQUEST, subject="Inzageverzoek"))
+    [first] = ingest(store, mailbox, classifier, Policy())
+    colleague = make_mail("Aanvulling.", subject="Re: iets", sender="Piet <piet@example.nl>")
+    mailbox.deliver(
+        colleague.replace(b"Message-ID: <test@", b"In-Reply-To: <test@example.nl>\nMessage-ID: <p@")
+    )
+    [joined] = ingest(store, mailbox, classifier, Policy())
+    assert joined.case.id == first.case.id and count(store, Case) == 1
 
 
 def test_new_cases_stored_together_each_draw_the_next_reference(

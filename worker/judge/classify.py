@@ -16,6 +16,7 @@ from worker.judge.rules.phrases import Hit
 from worker.judge.rules.schema import INTENTS
 from worker.judge.tenants import Registry
 from worker.judge.zones import ZONES, Zones, normalize, split_zones
+from worker.store.redact import mask_numbers
 
 if TYPE_CHECKING:
     from worker.judge.scan.scanner import ScanResult
@@ -136,9 +137,13 @@ class Classifier:
             or a.data[:16].lstrip().startswith(_DOCUMENT_MAGIC)
             or a.data[8:12] == b"WEBP"
         ]
-        named = [a.filename for a in documents if self.rules.id_filename.search(a.filename)]
+        # A file name is kept in the reasons and the case: a BSN in it ("ID kopie BSN
+        # 111222333.png") is masked as the name is taken.
+        named = [
+            mask_numbers(a.filename) for a in documents if self.rules.id_filename.search(a.filename)
+        ]
         mentioned = any(h.target == "id-copy" and not h.negated for h in hits)
-        files = named or ([a.filename for a in documents] if mentioned else [])
+        files = named or ([mask_numbers(a.filename) for a in documents] if mentioned else [])
         if not self.scan:
             return IdDocument(present=bool(files), files=tuple(files))
         return self._scanned(documents, files)
@@ -156,7 +161,7 @@ class Classifier:
         unreadable: list[str] = []
         found = list(files)
         for index, attachment in enumerate(documents):
-            name = attachment.filename or f"attachment {index + 1}"
+            name = mask_numbers(attachment.filename) or f"attachment {index + 1}"
             if index >= MAX_SCANNED_ATTACHMENTS:
                 unreadable.append(f"{name}: more than {MAX_SCANNED_ATTACHMENTS} attachments")
                 continue

@@ -4,6 +4,7 @@ so still becomes a case in review."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -20,7 +21,7 @@ from worker.intake.mailbox import ACTOR, Mailbox
 from worker.judge.decide import Decision, failure
 from worker.reply.respond import Original, Responder
 from worker.store.models import Case, Message, Outgoing, audit, next_reference, now
-from worker.store.redact import without_documents
+from worker.store.redact import mask_numbers, without_documents
 
 log = logging.getLogger("worker.decide")
 
@@ -152,6 +153,8 @@ class _Pending:
             self.references.add(case.reference)
             self.last_reference = max(self.last_reference, case.reference)
             self.recipients.update(row.recipient for row in case.outgoing)
+            # A reply to the mail it queued joins it too.
+            self.message_ids.update(row.message_id for row in case.outgoing)
 
 
 def store_alone(
@@ -197,7 +200,7 @@ def _log_disposition(message: Message) -> None:
             "status": case.status,
             "category": case.category,
             "tenant": case.tenant,
-            "reasons": case.reasons,
+            "reasons": [mask_numbers(reason) for reason in case.reasons],
             "duplicate": message.duplicate_of is not None,
         },
     )
@@ -281,14 +284,17 @@ def _record(
         session.add(message)
         audit(session, original.case, ACTOR, "duplicate", f"message {original.id} again as {key}")
         return message
-    case = _follow_up(session, headers, policy)
+    case, others = _follow_up(session, headers, policy)
     if case is not None:
         if not decision.auto_generated:
             case.status = "review"  # a requester wrote again: a person reads it
         audit(session, case, ACTOR, "follow-up", f"joined by {headers.message_id or key}")
     else:
+        decision, held = _reply_to_held(headers, _mentioned(decision, others))
         case = _new_case(session, headers, decision, policy, received, after)
-        if responder is not None:
+        if held:
+            audit(session, case, ACTOR, "no-reply", held)
+        elif responder is not None:
             answered = Original(
                 headers.sender, headers.subject, headers.message_id, headers.references, raw
             )
@@ -302,6 +308,19 @@ def _record(
     elif decision.id_document.unredacted or decision.id_document.unreadable:
         audit(session, case, ACTOR, "attachments-removed", "images and PDFs cut before storing")
     return message
+
+
+def _reply_to_held(headers: Headers, decision: Decision) -> tuple[Decision, str]:
+    """A Reply-To outside the sender's domain could make us write to a third party
+    (backscatter): the case waits for a person and nothing is sent; also why, or ""."""
+    if not headers.foreign_reply_to or decision.auto_generated:
+        return decision, ""
+    why = (
+        f"Reply-To {headers.foreign_reply_to} is outside the domain of the sender "
+        f"{headers.author or '(no From)'}: no automatic reply; answer the sender by hand"
+    )
+    reasons = (why, *decision.reasons)
+    return dataclasses.replace(decision, needs_review=True, reasons=reasons), why
 
 
 def keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
@@ -339,13 +358,14 @@ def _new_case(
         language=decision.language,
         tenant=decision.tenant,
         requester=headers.sender,
-        subject=headers.subject,
-        reasons=list(decision.reasons),
+        # Masked here too, whatever a rule or an error message put in them.
+        subject=mask_numbers(headers.subject),
+        reasons=[mask_numbers(reason) for reason in decision.reasons],
         id_findings={
             "present": document.present,
             "unredacted": list(document.unredacted),
-            "files": list(document.files),
-            "unreadable": list(document.unreadable),
+            "files": [mask_numbers(name) for name in document.files],
+            "unreadable": [mask_numbers(problem) for problem in document.unreadable],
         },
         received_at=received,
         due_at=received + dt.timedelta(days=policy.due_days),
@@ -355,21 +375,40 @@ def _new_case(
     return case
 
 
-def _follow_up(session: Session, headers: Headers, policy: Policy) -> Case | None:
-    """The case a message answers: its reference in the subject, or a message it replies to."""
+def _follow_up(
+    session: Session, headers: Headers, policy: Policy
+) -> tuple[Case | None, tuple[str, ...]]:
+    """The case a message answers, else the references of other senders' cases it mentions.
+    A case is joined by its requester's mail that names it, or by a reply to a message of the
+    case or to mail we sent for it: a stranger who quotes a reference starts a case of his own."""
+    senders = {address.lower() for address in (headers.sender, headers.author) if address}
+    others: list[str] = []
     for reference in _subject_references(headers.subject, policy):
         case = session.scalar(select(Case).where(Case.reference == reference))
+        if case is not None and case.requester.lower() in senders:
+            return case, ()
         if case is not None:
-            return case
+            others.append(reference)
     if headers.refers_to:
-        return session.scalar(
-            select(Case)
-            .join(Message)
-            .where(Message.message_id.in_(headers.refers_to))
-            .order_by(Case.id.desc())
-            .limit(1)
-        )
-    return None
+        for rows in (Message, Outgoing):
+            case = session.scalar(
+                select(Case)
+                .join(rows)
+                .where(rows.message_id.in_(headers.refers_to))
+                .order_by(Case.id.desc())
+                .limit(1)
+            )
+            if case is not None:
+                return case, ()
+    return None, tuple(others)
+
+
+def _mentioned(decision: Decision, others: tuple[str, ...]) -> Decision:
+    """A new case that names another sender's case waits for a person, who sees which."""
+    if not others:
+        return decision
+    why = f"mentions {', '.join(others)} of another sender: not joined to it; check who writes"
+    return dataclasses.replace(decision, needs_review=True, reasons=(why, *decision.reasons))
 
 
 def _subject_references(subject: str, policy: Policy) -> list[str]:

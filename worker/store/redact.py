@@ -1,18 +1,28 @@
 """Unredacted ID copies are never kept: before a message is stored, its images and PDFs are cut
 out and replaced by a short note, whenever one of them showed a sensitive field or could not be
 checked. It fails closed: parts are matched by type, not by name, so an unnamed or mislabelled
-copy goes too."""
+copy goes too. And a BSN in the text the worker stores or logs of a mail (a subject, a file
+name, a reason) is masked: `mask_numbers` is the one place that does it."""
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes
 from email.message import EmailMessage, Message
+
+from stdnum.nl import bsn
 
 from worker.mimepolicy import READING
 
 NOTE = (
     "privacy-worker removed an attachment here ({content_type}): {why}. "
     "Identity documents with a visible photo, MRZ, document number or BSN are not kept.\n"
+)
+# The shapes a BSN is written in: nine digits together, or 3-3-3 or 4-2-3 with a space, dot
+# or dash between the groups (111 222 333, 111.222.333, 1112.22.333), never part of a longer
+# number.
+_BSN_SHAPES = re.compile(
+    r"(?<!\d)(?:\d{9}|\d{3}[ .-]\d{3}[ .-]\d{3}|\d{4}[ .-]\d{2}[ .-]\d{3})(?!\d)"
 )
 # Types a copy of an identity document can come as; octet-stream is what many clients send.
 DOCUMENT_TYPES = ("application/pdf", "application/octet-stream")
@@ -37,3 +47,16 @@ def without_documents(raw: bytes, why: str) -> bytes:
         elif is_document(part):
             raise ValueError("a part of the message cannot be rewritten")
     return message.as_bytes()
+
+
+def mask_numbers(text: str) -> str:
+    """The text with every BSN-like number (nine digits that pass the 11-proof, in any of the
+    shapes people write one) replaced by asterisks, its separators kept."""
+    return _BSN_SHAPES.sub(_masked, text) if any(c.isdigit() for c in text) else text
+
+
+def _masked(found: re.Match[str]) -> str:
+    number = found.group()
+    digits = re.sub(r"\D", "", number)
+    # Only a number that passes the 11-proof: an order or phone number stays readable.
+    return re.sub(r"\d", "*", number) if bsn.is_valid(digits) else number

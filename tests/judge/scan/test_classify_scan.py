@@ -75,3 +75,18 @@ def test_scanning_can_be_switched_off(rules: RuleSet, registry: Registry) -> Non
     decision = quick.classify(mail_with(("scan001.png", "image/png", passport_png("none"))))
     # Only the name and the mention are left to go on; the mention makes it an ID copy.
     assert decision.id_document.present and decision.id_document.unredacted == ()
+
+
+def test_a_bsn_in_a_file_name_is_masked_in_reasons_and_files(classifier: Classifier) -> None:
+    # Issue 12: the name "ID kopie BSN 111222333.png" reached the reasons and the case.
+    decision = classifier.classify(
+        mail_with(
+            ("ID kopie BSN 111222333.png", "image/png", passport_png("none")),
+            ("scan 111.222.333.pdf", "application/pdf", b"%PDF-1.4 broken"),
+        )
+    )
+    shown = " ".join((*decision.reasons, *decision.id_document.files))
+    shown += " ".join(decision.id_document.unreadable)
+    assert "ID kopie BSN *********.png" in decision.id_document.files
+    assert "scan ***.***.***.pdf" in shown
+    assert "111" not in shown
