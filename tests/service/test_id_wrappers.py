@@ -178,3 +178,24 @@ def test_a_copy_the_cut_misses_is_not_stored_and_not_said_deleted(
     assert case.messages[0].raw is None and case.status == "review"
     assert any("could not be cut out" in reason for reason in case.reasons)
     assert desk.sent() == [] and list(desk.store.scalars(select(Outgoing))) == []
+
+
+@pytest.mark.parametrize("kind", ["bomb", "encrypted"])
+def test_a_zip_that_cannot_be_checked_is_cut_and_a_person_looks(
+    desk: Desk, image: bytes, kind: str
+) -> None:
+    from tests.judge.test_payloads import encrypted, zip_of
+
+    archive = (
+        zip_of({"zeros.png": b"\0" * 5_000_000})
+        if kind == "bomb"
+        else encrypted(zip_of({"paspoort.png": image}))
+    )
+    [case] = desk.poll(part_mail("application", "zip", archive, "id.zip"))
+    assert case.status == "review" and case.category == "deletion"
+    assert any(
+        r.startswith("attachment could not be checked for ID data: id.zip") for r in case.reasons
+    )
+    assert b"UEsDB" not in (case.messages[0].raw or b"UEsDB")
+    # Not checked is not deleted-as-unredacted: a receipt, no acknowledgement, no id-resubmit.
+    assert [o.kind for o in desk.store.scalars(select(Outgoing))] == ["receipt"]
