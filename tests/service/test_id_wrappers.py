@@ -199,3 +199,39 @@ def test_a_zip_that_cannot_be_checked_is_cut_and_a_person_looks(
     assert b"UEsDB" not in (case.messages[0].raw or b"UEsDB")
     # Not checked is not deleted-as-unredacted: a receipt, no acknowledgement, no id-resubmit.
     assert [o.kind for o in desk.store.scalars(select(Outgoing))] == ["receipt"]
+
+
+class Broken(Classifier):
+    """A classifier that fails on every mail: nothing is looked at."""
+
+    def classify(self, raw: bytes) -> Decision:
+        raise RuntimeError("the classifier fell over")
+
+
+@pytest.mark.parametrize("wrap", [data_uri_in_text, uuencoded], ids=lambda w: w.__name__)
+def test_when_nothing_was_checked_every_part_holding_a_file_is_cut(
+    tmp_path: Path,
+    store: Session,
+    rules: RuleSet,
+    registry: Registry,
+    image: bytes,
+    wrap: Callable[[bytes], bytes],
+) -> None:
+    from worker.intake.maildir import Maildir
+    from worker.service.filing import Policy
+    from worker.service.ingest import ingest
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    mailbox.deliver(wrap(image))
+    [message] = ingest(store, mailbox, Broken(rules, registry, OWN), Policy())
+    assert message.case.status == "review" and message.raw is not None
+    assert not [t for t in traces(image) if t in message.raw]
+
+
+def test_a_data_uri_in_text_its_charset_does_not_decode_is_still_found() -> None:
+    from worker.judge.payloads import payloads_of
+
+    uri = b"data:image/png;base64," + base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    raw = b'From: a@example.nl\nContent-Type: text/html; charset=utf-8\n\n\xff<img src="' + uri
+    found = payloads_of(raw + b'">\n')
+    assert [a.filename for a in found if a.data.startswith(b"\x89PNG")] == ["data: URI 1"]

@@ -124,8 +124,9 @@ def _of_part(part: email.message.Message) -> Iterator[Attachment]:
     text = _as_text(part, data) if ctype.startswith("text/") else None
     if text is None or name or part.get_content_disposition() == "attachment":
         yield from _file(name, ctype, data, key, 0)
-    if text is not None:
-        yield from _embedded(text, key)
+    if ctype.startswith("text/") and sniff(data) is None:
+        # Text in a charset it does not keep to still carries its data: URIs and blocks in ASCII.
+        yield from _embedded(text if text is not None else data.decode("latin-1"), key)
 
 
 def _name(part: email.message.Message) -> str:

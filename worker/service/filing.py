@@ -327,16 +327,16 @@ def keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
         else "it could not be checked for identity data"
     )
     parts, flagged = set(document.parts), set(document.payloads)
-    if not checked:
-        # Nothing was looked at: every part that holds a file of any kind goes.
-        found = [a for a in payloads_of(raw) if a.problem or sniff(a.data) is not None]
-        parts |= {a.part for a in found}
-        flagged |= {a.digest for a in found if a.data}
     try:
+        if not checked:
+            # Nothing was looked at: every part that holds a file of any kind goes.
+            found = [a for a in payloads_of(raw) if a.problem or sniff(a.data) is not None]
+            parts |= {a.part for a in found}
+            flagged |= {a.digest for a in found if a.data}
         kept = without_documents(raw, why, parts)
+        return kept if _none_left(kept, parts, flagged) else None
     except Exception:  # cannot cut: keep nothing rather than a copy
         return None
-    return kept if _none_left(kept, parts, flagged) else None
 
 
 def _none_left(kept: bytes, parts: set[str], flagged: set[str]) -> bool:
