@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from worker.judge.decide import Decision, Enriched, IdDocument, decide
 from worker.judge.language import LanguageDetector
-from worker.judge.mail import Attachment, ParsedMail, parse_mail
+from worker.judge.mail import ParsedMail, parse_mail
+from worker.judge.payloads import Attachment, sniff
 from worker.judge.routing import TenantResolver
 from worker.judge.rules import RuleSet
 from worker.judge.rules.phrases import Hit
@@ -21,9 +21,9 @@ from worker.store.redact import mask_numbers
 if TYPE_CHECKING:
     from worker.judge.scan.scanner import ScanResult
 
-# How image and PDF files begin: a copy sent as application/octet-stream without a telling
-# name is still looked at.
-_DOCUMENT_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"%PDF-", b"GIF8", b"II*\x00", b"MM\x00*")
+# Formats an ID copy can come as, known by the bytes: a copy sent as text/plain, as
+# application/octet-stream or without a telling name is still looked at.
+_DOCUMENT_FORMATS = frozenset({"png", "jpeg", "gif", "tiff", "webp", "heic", "pdf"})
 
 # A mail with more images and PDFs than this gets the rest checked by a person.
 MAX_SCANNED_ATTACHMENTS = 10
@@ -129,14 +129,7 @@ class Classifier:
         return any(domain == d or domain.endswith("." + d) for d in self.rules.policy.own_domains)
 
     def _id_document(self, mail: ParsedMail, hits: tuple[Hit, ...]) -> IdDocument:
-        documents = [
-            a
-            for a in mail.attachments
-            if a.content_type in self.rules.id_types
-            or a.filename.lower().endswith(self.rules.id_extensions)
-            or a.data[:16].lstrip().startswith(_DOCUMENT_MAGIC)
-            or a.data[8:12] == b"WEBP"
-        ]
+        documents = [a for a in mail.attachments if self._may_be_document(a)]
         # A file name is kept in the reasons and the case: a BSN in it ("ID kopie BSN
         # 111222333.png") is masked as the name is taken.
         named = [
@@ -148,40 +141,70 @@ class Classifier:
             return IdDocument(present=bool(files), files=tuple(files))
         return self._scanned(documents, files)
 
+    def _may_be_document(self, attachment: Attachment) -> bool:
+        # The bytes decide; a declared type or name only adds to them (a broken "scan.png" is
+        # looked at, and fails closed). An archive is looked into, not at.
+        kind = sniff(attachment.data)
+        if attachment.problem or kind in _DOCUMENT_FORMATS:
+            return True
+        return kind != "zip" and (
+            attachment.content_type in self.rules.id_types
+            or attachment.filename.lower().endswith(self.rules.id_extensions)
+        )
+
     def _scanned(self, documents: list[Attachment], files: list[str]) -> IdDocument:
-        from worker.judge.scan.scanner import ORDER, ScanResult, scan
+        from worker.judge.scan.scanner import ORDER, scan
 
         def in_process(data: bytes) -> ScanResult:
             return scan(data, self.rules.id_scan)
 
         scanner = self.scan if callable(self.scan) else in_process
-
-        seen: dict[bytes, ScanResult] = {}
+        seen: dict[str, ScanResult] = {}
         kinds: set[str] = set()
         unreadable: list[str] = []
         found = list(files)
+        parts: dict[str, None] = {}
+        flagged: dict[str, None] = {}
         for index, attachment in enumerate(documents):
             name = mask_numbers(attachment.filename) or f"attachment {index + 1}"
-            if index >= MAX_SCANNED_ATTACHMENTS:
-                unreadable.append(f"{name}: more than {MAX_SCANNED_ATTACHMENTS} attachments")
-                continue
-            digest = hashlib.sha256(attachment.data).digest()
-            if digest not in seen:
-                try:
-                    seen[digest] = scanner(attachment.data)
-                except Exception as err:  # a scanner bug must not lose the mail
-                    seen[digest] = ScanResult.failed(f"{type(err).__name__}: {err}")
-            result = seen[digest]
+            result = self._result(index, attachment, scanner, seen)
             unreadable.extend(f"{name}: {problem}" for problem in result.unreadable)
             kinds.update(result.unredacted)
             if (result.is_id_document or result.unredacted) and name not in found:
                 found.append(name)
+            if result.unredacted or result.unreadable:
+                # Cut whatever wraps it: the part itself, the zip, the HTML or the text.
+                parts[attachment.part] = None
+                if attachment.data:
+                    flagged[attachment.digest] = None
         return IdDocument(
             present=bool(files) or any(r.is_id_document for r in seen.values()),
             unredacted=tuple(k for k in ORDER if k in kinds),
             files=tuple(found),
             unreadable=tuple(unreadable),
+            parts=tuple(parts),
+            payloads=tuple(flagged),
         )
+
+    @staticmethod
+    def _result(
+        index: int,
+        attachment: Attachment,
+        scanner: Callable[[bytes], ScanResult],
+        seen: dict[str, ScanResult],
+    ) -> ScanResult:
+        from worker.judge.scan.scanner import ScanResult
+
+        if attachment.problem:
+            return ScanResult.failed(attachment.problem)
+        if index >= MAX_SCANNED_ATTACHMENTS:
+            return ScanResult.failed(f"more than {MAX_SCANNED_ATTACHMENTS} attachments")
+        if attachment.digest not in seen:
+            try:
+                seen[attachment.digest] = scanner(attachment.data)
+            except Exception as err:  # a scanner bug must not lose the mail
+                seen[attachment.digest] = ScanResult.failed(f"{type(err).__name__}: {err}")
+        return seen[attachment.digest]
 
 
 def decision_json(decision: Decision, file: str) -> dict[str, Any]:

@@ -23,6 +23,10 @@ class IdDocument:
     files: tuple[str, ...] = ()
     # Attachments that could not be checked, each with why ("scan.pdf: PDF cannot be opened").
     unreadable: tuple[str, ...] = ()
+    # What must not be kept, as sha256 digests (hex): the MIME parts holding a file that showed
+    # a sensitive field or could not be checked, and those files themselves (to verify the cut).
+    parts: tuple[str, ...] = ()
+    payloads: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import codecs
 import email
 import email.header
@@ -16,6 +14,8 @@ from dataclasses import dataclass, field
 import mailparser
 
 from worker.judge.htmltext import html_to_text
+from worker.judge.payloads import Attachment, payloads
+from worker.store.redact import part_bytes
 
 # mail-parser logs every unhandled part type at WARNING; that is noise for a mailbox worker.
 logging.getLogger("mailparser").setLevel(logging.ERROR)
@@ -29,15 +29,6 @@ MAX_TEXT_CHARS = 200_000
 MAX_HEADER_BYTES = 16_384
 MAX_HEADER_FIELDS = 1_000
 _FIELD_START = re.compile(rb"^[^ \t\r\n]", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Attachment:
-    """One attached file as the message carries it."""
-
-    filename: str
-    content_type: str
-    data: bytes
 
 
 @dataclass(frozen=True)
@@ -83,12 +74,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
         message: email.message.Message = parsed.message
         texts: list[str] = list(parsed.text_plain)
         htmls: list[str] = list(parsed.text_html)
-        attachments = tuple(_attachment(item) for item in parsed.attachments)
         problems.extend(_defect_reasons(parsed.defects_categories))
     except Exception as err:
         log.info("mail-parser failed (%s); using the stdlib parser", err)
         problems.append(f"MIME structure could not be parsed fully ({type(err).__name__})")
-        message, texts, htmls, attachments = _stdlib_parse(raw)
+        message, texts, htmls = _stdlib_parse(raw)
+    # Files are found by their bytes, in every part and wrapper, not as mail-parser names them.
+    attachments = payloads(message)
     if not message.keys():
         problems.append("no mail headers: not an e-mail message")
     problems.extend(_charset_problems(message))
@@ -200,22 +192,6 @@ def _walk(message: email.message.Message) -> list[email.message.Message]:
         return [message]
 
 
-def _attachment(item: dict[str, object]) -> Attachment:
-    payload = item.get("payload") or ""
-    if item.get("binary"):
-        try:
-            data = base64.b64decode(str(payload))
-        except (binascii.Error, ValueError):
-            data = str(payload).encode("utf-8", "replace")
-    else:
-        data = str(payload).encode("utf-8", "replace")
-    return Attachment(
-        filename=str(item.get("filename") or ""),
-        content_type=str(item.get("mail_content_type") or "application/octet-stream").lower(),
-        data=data,
-    )
-
-
 def _defect_reasons(categories: set[str]) -> list[str]:
     # Only defects that change what the text means are worth a person's time; a missing
     # MIME-Version or a folded header is everyday mail.
@@ -240,41 +216,26 @@ def _charset_problems(message: email.message.Message) -> list[str]:
     return [f"unknown charset {name!r}: the text may be garbled" for name in sorted(unknown)]
 
 
-def _stdlib_parse(
-    raw: bytes,
-) -> tuple[email.message.Message, list[str], list[str], tuple[Attachment, ...]]:
+def _stdlib_parse(raw: bytes) -> tuple[email.message.Message, list[str], list[str]]:
     try:
         message = email.message_from_bytes(raw)
     except Exception:
         fallback = email.message.Message()
-        return fallback, [raw.decode("utf-8", "replace")], [], ()
+        return fallback, [raw.decode("utf-8", "replace")], []
     texts: list[str] = []
     htmls: list[str] = []
-    attachments: list[Attachment] = []
     for part in _walk(message):
         if part.is_multipart():
             continue
-        payload = _payload_bytes(part)
-        filename = part.get_filename()
+        payload = part_bytes(part)
         ctype = part.get_content_type()
-        if filename or part.get_content_disposition() == "attachment":
-            attachments.append(Attachment(decode_header(filename or ""), ctype, payload))
-        elif ctype == "text/html":
+        if part.get_filename() or part.get_content_disposition() == "attachment":
+            continue
+        if ctype == "text/html":
             htmls.append(_decode_text(payload, part.get_content_charset()))
         elif ctype.startswith("text/"):
             texts.append(_decode_text(payload, part.get_content_charset()))
-    return message, texts, htmls, tuple(attachments)
-
-
-def _payload_bytes(part: email.message.Message) -> bytes:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if isinstance(payload, bytes):
-        return payload
-    raw = part.get_payload()
-    return str(raw).encode("utf-8", "replace") if isinstance(raw, str) else b""
+    return message, texts, htmls
 
 
 def _decode_text(payload: bytes, charset: str | None) -> str:

@@ -5,7 +5,8 @@ Never to machines: nothing for auto-generated mail, nothing to an address `refus
 one address in 24 hours (a loop with a person's auto-responder that we did not recognise ends
 there). Which mail, by the case:
 
-    unredacted ID copy                       id-resubmit (the copy is deleted; send a redacted one)
+    unredacted ID copy                       id-resubmit (the copy is deleted; send a redacted one),
+                                             only when it was cut; else nothing: a person does it
     processor_routed, tenant certain         forward to the tenant + routed-requester; forwarded
     request, nothing for a person to check   ack-<category>
     request in review                        receipt (names no category: a person decides it)
@@ -176,7 +177,9 @@ class Responder:
     def _kinds(self, case: Case, decision: Decision, mail: Original) -> tuple[str, ...]:
         document = decision.id_document
         if document.present and document.unredacted:
-            return ("id-resubmit",)
+            # The mail says the copy was deleted: only true when the stored message was cut.
+            # Uncut, nothing was stored and a person deletes it from the mailbox (in review).
+            return ("id-resubmit",) if mail.kept is not None else ()
         routed = case.category == "processor_routed"
         if routed and not decision.needs_review and case.tenant in self.tenants and mail.kept:
             return ("routed-cover", "routed-requester")

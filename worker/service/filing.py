@@ -19,12 +19,19 @@ from worker.failpoints import failpoint
 from worker.intake.headers import Headers
 from worker.intake.mailbox import ACTOR, Mailbox
 from worker.judge.decide import Decision, failure
+from worker.judge.payloads import payloads_of, sniff
 from worker.reply.respond import Original, Responder
 from worker.store.models import Case, Message, Outgoing, audit, next_reference, now
 from worker.store.redact import mask_numbers, without_documents
 
 log = logging.getLogger("worker.decide")
 
+# The reason a case gets when its flagged files could not be cut: the mailbox still holds the
+# message whole, so no mail may tell the requester the copy was deleted.
+NOT_CUT = (
+    "ID copy or unchecked file could not be cut out: only the case was stored, the mailbox "
+    "still holds the message; delete it there by hand"
+)
 # How often a new case draws its reference again after a clash with another worker's.
 REFERENCE_TRIES = 3
 
@@ -301,11 +308,14 @@ def _record(
             replied = seen is None or headers.sender.lower() in seen.recipients
             responder.new_case(session, case, decision, answered, replied)
     message.case = case
-    message.move_to = _folder("ignored" if decision.auto_generated else case.status)
-    session.add(message)
     if raw is None:
+        # A person must delete the message from the mailbox: even machine mail goes to review.
         audit(session, case, ACTOR, "not-kept", "its attachments could not be cut out")
-    elif decision.id_document.unredacted or decision.id_document.unreadable:
+        case.status, case.reasons = "review", [*case.reasons, NOT_CUT]
+    ignored = decision.auto_generated and raw is not None
+    message.move_to = _folder("ignored" if ignored else case.status)
+    session.add(message)
+    if raw is not None and (decision.id_document.unredacted or decision.id_document.unreadable):
         audit(session, case, ACTOR, "attachments-removed", "images and PDFs cut before storing")
     return message
 
@@ -324,9 +334,9 @@ def _reply_to_held(headers: Headers, decision: Decision) -> tuple[Decision, str]
 
 
 def keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
-    """What of a message may be stored: all of it when its images and PDFs were checked and
-    clean; without them when one showed a sensitive field or could not be checked; nothing when
-    they cannot be cut out."""
+    """What of a message may be stored: all of it when its files were checked and clean;
+    without them when one showed a sensitive field or could not be checked (cut whatever wraps
+    it, then verified gone); nothing when they cannot be cut out."""
     document = decision.id_document
     if checked and not document.unredacted and not document.unreadable:
         return raw
@@ -335,10 +345,23 @@ def keepable(raw: bytes, decision: Decision, checked: bool) -> bytes | None:
         if document.unredacted
         else "it could not be checked for identity data"
     )
+    parts, flagged = set(document.parts), set(document.payloads)
     try:
-        return without_documents(raw, why)
+        if not checked:
+            # Nothing was looked at: every part that holds a file of any kind goes.
+            found = [a for a in payloads_of(raw) if a.problem or sniff(a.data) is not None]
+            parts |= {a.part for a in found}
+            flagged |= {a.digest for a in found if a.data}
+        kept = without_documents(raw, why, parts)
+        return kept if _none_left(kept, parts, flagged) else None
     except Exception:  # cannot cut: keep nothing rather than a copy
         return None
+
+
+def _none_left(kept: bytes, parts: set[str], flagged: set[str]) -> bool:
+    """Whether the cut message holds none of the cut parts and flagged files, in any wrapper."""
+    left = payloads_of(kept)
+    return not any(a.part in parts or a.digest in flagged for a in left)
 
 
 def _new_case(

@@ -1,12 +1,16 @@
 """Unredacted ID copies are never kept: before a message is stored, its images and PDFs are cut
 out and replaced by a short note, whenever one of them showed a sensitive field or could not be
 checked. It fails closed: parts are matched by type, not by name, so an unnamed or mislabelled
-copy goes too. And a BSN in the text the worker stores or logs of a mail (a subject, a file
-name, a reason) is masked: `mask_numbers` is the one place that does it."""
+copy goes too; and any part named by its digest goes whatever its type (a text/plain part
+holding a PNG, the zip that held the image, the HTML whose data: URI held it). And a BSN in
+the text the worker stores or logs of a mail (a subject, a file name, a reason) is masked:
+`mask_numbers` is the one place that does it."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Collection
 from email import message_from_bytes
 from email.message import EmailMessage, Message
 
@@ -28,6 +32,23 @@ _BSN_SHAPES = re.compile(
 DOCUMENT_TYPES = ("application/pdf", "application/octet-stream")
 
 
+def part_bytes(part: Message) -> bytes:
+    """A leaf part's content, transfer encoding undone; never raises."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # a hostile transfer encoding: the part as it stands
+        payload = None
+    if isinstance(payload, bytes):
+        return payload
+    raw = part.get_payload()
+    return str(raw).encode("utf-8", "replace") if isinstance(raw, str) else b""
+
+
+def part_digest(part: Message) -> str:
+    """The key by which a leaf part is named for cutting: the sha256 (hex) of its content."""
+    return hashlib.sha256(part_bytes(part)).hexdigest()
+
+
 def is_document(part: Message) -> bool:
     """An image, PDF or untyped binary leaf part: anything an ID copy could be."""
     if part.is_multipart():
@@ -36,15 +57,20 @@ def is_document(part: Message) -> bool:
     return content_type.startswith("image/") or content_type in DOCUMENT_TYPES
 
 
-def without_documents(raw: bytes, why: str) -> bytes:
-    """The message with every image, PDF and untyped attachment replaced by a note."""
+def without_documents(raw: bytes, why: str, parts: Collection[str] = ()) -> bytes:
+    """The message with every image, PDF and untyped attachment, and every leaf part whose
+    digest is in `parts`, replaced by a note."""
     message = message_from_bytes(raw, policy=READING)
+    named = set(parts)
     for part in message.walk():
-        if is_document(part) and isinstance(part, EmailMessage):
+        cut = is_document(part) or (
+            bool(named) and not part.is_multipart() and part_digest(part) in named
+        )
+        if cut and isinstance(part, EmailMessage):
             # set_content clears the part's own content headers first: a plain-text note in
             # place of the file, readable as it is stored.
             part.set_content(NOTE.format(content_type=part.get_content_type(), why=why))
-        elif is_document(part):
+        elif cut:
             raise ValueError("a part of the message cannot be rewritten")
     return message.as_bytes()
 
