@@ -117,12 +117,13 @@ def test_smtp_down_for_an_hour_then_up_sends_each_mail_once(store: Session, tmp_
         with SmtpTransport(smtp_account(port), None) as transport:
             assert flush(store, transport, SENDER) == 0
             assert flush(store, transport, SENDER) == 0
-        waiting = list(store.scalars(select(Outgoing)))
+        waiting = list(store.scalars(select(Outgoing).order_by(Outgoing.id)))
         assert all(r.status == "pending" for r in waiting) and backlog(store) == 3
-        assert any(r.last_error and "unavailable" in r.last_error for r in waiting)
-        # Each round tried one mail against the dead server and gave it a pause; the third,
-        # never tried, is still due.
-        assert sorted(utc(r.next_attempt_at) > now() for r in waiting) == [False, True, True]
+        assert all(r.last_error and "unavailable" in r.last_error for r in waiting)
+        # The first round tried the oldest mail against the dead server, and every mail waits
+        # out its pause; the second round, within it, tried none.
+        assert all(utc(r.next_attempt_at) > now() for r in waiting)
+        assert [r.attempts for r in waiting] == [1, 0, 0]
     # An hour later the server is back: every pause has passed.
     store.execute(update(Outgoing).values(next_attempt_at=now() - dt.timedelta(seconds=1)))
     store.commit()
@@ -130,6 +131,48 @@ def test_smtp_down_for_an_hour_then_up_sends_each_mail_once(store: Session, tmp_
         assert flush(store, transport, SENDER) == 3
         assert sorted(m.count(b"Message-ID") for m in sink.messages()) == [1, 1, 1]
         assert len(sink.messages()) == 3
+    assert backlog(store) == 0
+
+
+def pause_over(session: Session) -> None:
+    session.execute(
+        update(Outgoing)
+        .where(Outgoing.status == "pending")
+        .values(next_attempt_at=now() - dt.timedelta(seconds=1))
+    )
+    session.commit()
+
+
+def test_after_an_outage_the_oldest_mail_goes_first_and_the_pause_grows_while_down(
+    store: Session,
+) -> None:
+    # Issue 12: mails tried while the server was down waited out their pauses after it was
+    # back, while newer mail went first.
+    [oldest, *_] = queue_three(store)
+    with smtp_server() as (sink, controller):
+        port = sink.port
+        controller.stop()  # type: ignore[attr-defined]
+        pauses = []
+        with SmtpTransport(smtp_account(port), None) as transport:
+            for _ in range(3):
+                assert flush(store, transport, SENDER) == 0
+                store.refresh(oldest)
+                pauses.append(round((utc(oldest.next_attempt_at) - now()).total_seconds() / 60))
+                pause_over(store)
+        # The server was tried with the oldest mail each time, and waited longer each time.
+        assert pauses == [1, 2, 5] and oldest.attempts == 3
+        later = a_case(store, 4)
+        queue(store, later, "ack-inspection", reply(later))
+        store.commit()
+        with SmtpTransport(smtp_account(port), None) as transport:
+            assert flush(store, transport, SENDER) == 0
+    with smtp_server(port) as (sink, _), SmtpTransport(smtp_account(port), None) as transport:
+        # Back within the pause: the mail that came during the outage does not go ahead.
+        assert flush(store, transport, SENDER) == 0 and sink.messages() == []
+        pause_over(store)
+        assert flush(store, transport, SENDER) == 4
+        rows = store.scalars(select(Outgoing).order_by(Outgoing.id))
+        assert message_ids(sink.messages()) == [r.message_id for r in rows]
     assert backlog(store) == 0
 
 
