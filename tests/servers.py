@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -359,6 +359,8 @@ class SmtpSink:
     # Per mail received: whether its session was encrypted, and who had logged in.
     encrypted: list[bool] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
+    # Called as each mail is taken, before the server answers 250 (benchmarks/bench_outbox_kill.py).
+    on_received: Callable[[], None] | None = None
 
     def messages(self) -> list[bytes]:
         with self.lock:
@@ -400,6 +402,8 @@ def smtp_server(
                 sink.encrypted.append(bool(getattr(session, "ssl", None)))
                 login = getattr(session, "auth_data", None)
                 sink.logins.append(login.decode() if isinstance(login, bytes) else str(login))
+            if sink.on_received is not None:
+                sink.on_received()
             return "250 OK"
 
         async def auth_XOAUTH2(self, server: object, args: list[str]) -> AuthResult:

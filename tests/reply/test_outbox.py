@@ -9,7 +9,9 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -115,12 +117,13 @@ def test_smtp_down_for_an_hour_then_up_sends_each_mail_once(store: Session, tmp_
         with SmtpTransport(smtp_account(port), None) as transport:
             assert flush(store, transport, SENDER) == 0
             assert flush(store, transport, SENDER) == 0
-        waiting = list(store.scalars(select(Outgoing)))
+        waiting = list(store.scalars(select(Outgoing).order_by(Outgoing.id)))
         assert all(r.status == "pending" for r in waiting) and backlog(store) == 3
-        assert any(r.last_error and "unavailable" in r.last_error for r in waiting)
-        # Each round tried one mail against the dead server and gave it a pause; the third,
-        # never tried, is still due.
-        assert sorted(utc(r.next_attempt_at) > now() for r in waiting) == [False, True, True]
+        assert all(r.last_error and "unavailable" in r.last_error for r in waiting)
+        # The first round tried the oldest mail against the dead server, and every mail waits
+        # out its pause; the second round, within it, tried none.
+        assert all(utc(r.next_attempt_at) > now() for r in waiting)
+        assert [r.attempts for r in waiting] == [1, 0, 0]
     # An hour later the server is back: every pause has passed.
     store.execute(update(Outgoing).values(next_attempt_at=now() - dt.timedelta(seconds=1)))
     store.commit()
@@ -128,6 +131,48 @@ def test_smtp_down_for_an_hour_then_up_sends_each_mail_once(store: Session, tmp_
         assert flush(store, transport, SENDER) == 3
         assert sorted(m.count(b"Message-ID") for m in sink.messages()) == [1, 1, 1]
         assert len(sink.messages()) == 3
+    assert backlog(store) == 0
+
+
+def pause_over(session: Session) -> None:
+    session.execute(
+        update(Outgoing)
+        .where(Outgoing.status == "pending")
+        .values(next_attempt_at=now() - dt.timedelta(seconds=1))
+    )
+    session.commit()
+
+
+def test_after_an_outage_the_oldest_mail_goes_first_and_the_pause_grows_while_down(
+    store: Session,
+) -> None:
+    # Issue 12: mails tried while the server was down waited out their pauses after it was
+    # back, while newer mail went first.
+    [oldest, *_] = queue_three(store)
+    with smtp_server() as (sink, controller):
+        port = sink.port
+        controller.stop()  # type: ignore[attr-defined]
+        pauses = []
+        with SmtpTransport(smtp_account(port), None) as transport:
+            for _ in range(3):
+                assert flush(store, transport, SENDER) == 0
+                store.refresh(oldest)
+                pauses.append(round((utc(oldest.next_attempt_at) - now()).total_seconds() / 60))
+                pause_over(store)
+        # The server was tried with the oldest mail each time, and waited longer each time.
+        assert pauses == [1, 2, 5] and oldest.attempts == 3
+        later = a_case(store, 4)
+        queue(store, later, "ack-inspection", reply(later))
+        store.commit()
+        with SmtpTransport(smtp_account(port), None) as transport:
+            assert flush(store, transport, SENDER) == 0
+    with smtp_server(port) as (sink, _), SmtpTransport(smtp_account(port), None) as transport:
+        # Back within the pause: the mail that came during the outage does not go ahead.
+        assert flush(store, transport, SENDER) == 0 and sink.messages() == []
+        pause_over(store)
+        assert flush(store, transport, SENDER) == 4
+        rows = store.scalars(select(Outgoing).order_by(Outgoing.id))
+        assert message_ids(sink.messages()) == [r.message_id for r in rows]
     assert backlog(store) == 0
 
 
@@ -167,37 +212,66 @@ FLUSH = textwrap.dedent(
 )
 
 
-def test_killed_after_sending_a_restart_finds_it_in_sent_and_sends_nothing_twice(
+def run_flush(db: str, smtp_port: int, imap_port: int, point: str = "") -> int:
+    environment = {**os.environ, "PRIVACY_WORKER_FAILPOINT": point}
+    done = subprocess.run(
+        [sys.executable, "-c", FLUSH, db, str(smtp_port), str(imap_port)],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode in (0, 137), done.stderr
+    return done.returncode
+
+
+def test_killed_right_after_the_server_took_a_mail_a_restart_sends_nothing_twice(
     db: str, store: Session, dovecot: Dovecot
 ) -> None:
+    # The crash that used to double a mail: after the server's 250, before the copy in Sent.
     queue_three(store)
     with smtp_server() as (sink, _):
-        environment = {**os.environ, "PRIVACY_WORKER_FAILPOINT": "after-send"}
-        died = subprocess.run(
-            [sys.executable, "-c", FLUSH, db, str(sink.port), str(dovecot.port)],
-            cwd=ROOT,
-            env=environment,
-            capture_output=True,
-            timeout=60,
-        )
-        assert died.returncode == 137, died.stderr
-        assert len(sink.messages()) == 1
+        assert run_flush(db, sink.port, dovecot.port, "after-accept") == 137
+        assert len(sink.messages()) == 1 and dovecot.folder("Sent") == []
         store.expire_all()
-        # All three were claimed together; only the first had gone (and was filed in Sent).
-        assert [r.status for r in store.scalars(select(Outgoing))] == ["sending"] * 3
-        restarted = subprocess.run(
-            [sys.executable, "-c", FLUSH, db, str(sink.port), str(dovecot.port)],
-            cwd=ROOT,
-            capture_output=True,
-            timeout=60,
-        )
-        assert restarted.returncode == 0, restarted.stderr
-        assert len(sink.messages()) == 3
-    assert len(dovecot.folder("Sent")) == 3
+        # All three were claimed together; the first is recorded as sent, not yet filed.
+        rows = list(store.scalars(select(Outgoing).order_by(Outgoing.id)))
+        assert [(r.status, r.filed) for r in rows] == [
+            ("sent", False),
+            ("sending", False),
+            ("sending", False),
+        ]
+        assert run_flush(db, sink.port, dovecot.port) == 0
+        assert sorted(message_ids(sink.messages())) == sorted(r.message_id for r in rows)
+    # The first one's copy was filed from the store after the restart, once.
+    assert sorted(message_ids(dovecot.folder("Sent"))) == sorted(r.message_id for r in rows)
     store.expire_all()
-    assert [r.status for r in store.scalars(select(Outgoing))] == ["sent"] * 3
-    actions = [a.detail for a in store.scalars(select(Audit).where(Audit.action == "sent"))]
-    assert any("found in Sent after a restart" in d for d in actions)
+    assert [(r.status, r.filed) for r in store.scalars(select(Outgoing))] == [("sent", True)] * 3
+    resent = [a.case_id for a in store.scalars(select(Audit).where(Audit.action == "resend"))]
+    assert rows[0].case_id not in resent and len(resent) == 2
+
+
+def test_a_sending_row_whose_copy_is_in_sent_is_not_sent_again(
+    store: Session, dovecot: Dovecot
+) -> None:
+    # The worker died after the data went but before the 250 reached it, and the server filed
+    # the copy itself (Microsoft 365 does): the Sent folder settles the row.
+    [row, *_] = queue_three(store)
+    row.status = "sending"
+    store.commit()
+    dovecot.deliver(row.raw, "Sent")
+    with smtp_server() as (sink, _), ImapMailbox(imap_account(dovecot)) as sent:
+        with SmtpTransport(smtp_account(sink.port), sent) as transport:
+            assert flush(store, transport, SENDER) == 2
+        assert row.message_id not in message_ids(sink.messages())
+    store.refresh(row)
+    assert row.status == "sent" and row.filed and len(dovecot.folder("Sent")) == 3
+    details = [a.detail for a in store.scalars(select(Audit).where(Audit.action == "sent"))]
+    assert "ack-inspection: found in Sent after a restart" in details
+
+
+def message_ids(mails: list[bytes]) -> list[str]:
+    return [str(message_from_bytes(m, policy=default)["Message-ID"]) for m in mails]
 
 
 def test_a_sending_row_not_in_sent_is_sent_again(store: Session, tmp_path: Path) -> None:

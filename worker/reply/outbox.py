@@ -1,11 +1,15 @@
 """The outbox: every outgoing mail is a row written with its case, sent later by this job.
 
-A row goes pending -> sending -> sent. "sending" is committed before the mail is handed over,
-so after a crash the worker knows which rows may have left; for those it looks for the
-Message-ID in the Sent folder (Microsoft 365 files submitted mail there itself; we file it
-right after sending) and sends again only when it is not there. A server that is down leaves
-every row waiting; a temporary refusal is retried with a growing pause; a permanent one, or a
-mail that could not go for days, sends its case to review."""
+A row goes pending -> sending -> sent. "sending" is committed before the mail is handed over;
+"sent" is committed the moment the server has said 250, before the copy is filed in Sent
+(`filed` says whether it is there; rows sent but not filed are filed from the store later).
+After a crash a row still "sending" may have left only if the crash came between the 250 and
+that commit, or if the link died after the data: for those the worker looks for the Message-ID
+in the Sent folder (Microsoft 365 files submitted mail there itself) and sends again only when
+it is not there. A server that is down pauses all waiting mail together, longer while it keeps
+failing, and once it answers the oldest goes first; a temporary refusal of one address is
+retried with a growing pause; a permanent one, or a mail that could not go for days, sends its
+case to review."""
 
 from __future__ import annotations
 
@@ -35,8 +39,10 @@ GIVE_UP_AFTER = dt.timedelta(days=3)
 CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 # How long this process leaves its own "maybe sent" row before it looks for it in Sent.
 OWN_CLAIM_GRACE = dt.timedelta(minutes=2)
-# Rows claimed, and marked sent, per commit.
+# Rows claimed per commit.
 CLAIM_BATCH = 20
+# How `last_error` begins on mail waiting for a server that did not answer.
+UNAVAILABLE = "server unavailable"
 
 
 class Transport(Protocol):
@@ -81,6 +87,9 @@ def flush(
     """Sends what is due as `holder`; returns how many mails left. Rows left in "sending" by a
     worker that is gone (or by this one) are settled first, by the Sent folder."""
     _settle_interrupted(session, transport, holder)
+    if _server_paused(session):
+        _file_unfiled(session, transport)
+        return 0
     sent = 0
     due = list(
         session.scalars(
@@ -133,20 +142,24 @@ def _claim(session: Session, ids: list[int], holder: str) -> list[Outgoing]:
 def _send_claimed(
     session: Session, transport: Transport, sender: str, rows: list[Outgoing]
 ) -> tuple[int, bool]:
-    """Sends claimed rows, one commit at the end: each is filed in Sent right after it went,
-    so a crash before the commit is settled by the Sent folder. Returns (sent, stopped).
+    """Sends claimed rows, each recorded as sent in a commit of its own and then filed in Sent
+    (`filed` is committed with the next row, or at the end). Returns (sent, stopped).
     `stop` is not asked inside a batch: it may renew the lease through another connection,
     which SQLite would keep waiting while this transaction writes."""
     sent = 0
     for n, row in enumerate(rows):
         try:
-            sent += _send_one(session, transport, sender, row)
+            if _send_one(session, transport, sender, row):
+                sent += 1
+                # A crash before `filed` is committed leaves the row sent and unfiled: the
+                # next round looks for it in Sent before filing it (_file_unfiled).
+                row.filed = _file(transport, row)
         except MaybeSent:
             _unclaim(session, rows[n + 1 :])
             return sent, True  # the connection is gone; the next round settles the row
-        except OSError as err:  # the server is down: every row waits for the next round
-            _retry_later(session, row, f"server unavailable: {err}")
+        except OSError as err:  # the server is down: every row waits
             _unclaim(session, rows[n + 1 :])
+            _server_down(session, row, f"{UNAVAILABLE}: {err}")
             return sent, True
     session.commit()
     return sent, False
@@ -182,16 +195,13 @@ def _send_one(session: Session, transport: Transport, sender: str, row: Outgoing
         else:
             _retry_later(session, row, str(err))
         return False
-    # Filed at once: from here on a crash is settled by the Sent folder. (Between the
-    # server's "250" and this copy is the one window a crash can still double.)
-    row.filed = _file(transport, row)
-    failpoint("after-send")
-    row.status, row.sent_at, row.last_error = "sent", now(), None
+    # The server has taken it: recorded at once, in one small commit, so that from here on
+    # a crash is settled by the store, not by a copy in Sent that may not be there yet. The
+    # one window a crash can still double a mail in is from the server's 250 to this commit.
+    row.status, row.sent_at, row.last_error, row.filed = "sent", now(), None, False
     audit(session, row.case, ACTOR, "sent", f"{row.kind} to {row.recipient}")
-    if not row.filed:
-        # Not in Sent, so a crash before the batch's commit could not be settled by it:
-        # this row is recorded as sent at once.
-        session.commit()
+    session.commit()
+    failpoint("after-accept")
     log.info("sent %s %s for %s", row.kind, row.message_id, row.case.reference)
     return True
 
@@ -245,6 +255,36 @@ def _file_unfiled(session: Session, transport: Transport) -> None:
             return
         row.filed = True
         session.commit()
+
+
+def _server_down(session: Session, row: Outgoing, why: str) -> None:
+    """The server did not answer for `row`, the oldest mail due: it gets the growing pause,
+    and every other waiting mail waits as long. So the server is tried again only when that
+    pause is over, with the same oldest mail (its pause grows while the server keeps failing),
+    and once it answers the mail goes oldest first: none that came during the outage goes
+    ahead of one that was already waiting."""
+    _retry_later(session, row, why)
+    if row.status != "pending":
+        return  # given up: the next mail is tried in the next round
+    session.execute(
+        update(Outgoing)
+        .where(Outgoing.status == "pending", Outgoing.next_attempt_at < row.next_attempt_at)
+        .values(next_attempt_at=row.next_attempt_at, last_error=why)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _server_paused(session: Session) -> bool:
+    # Mail queued during the pause is due at once by its own row; it still waits for the
+    # server's pause, and then goes after the mail that waited longer.
+    waiting = (
+        select(Outgoing.id)
+        .where(Outgoing.status == "pending", Outgoing.next_attempt_at > now())
+        .where(Outgoing.last_error.startswith(UNAVAILABLE))
+        .limit(1)
+    )
+    return session.scalar(waiting) is not None
 
 
 def _retry_later(session: Session, row: Outgoing, why: str) -> None:
