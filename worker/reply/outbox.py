@@ -6,8 +6,8 @@ A row goes pending -> sending -> sent. "sending" is committed before the mail is
 After a crash a row still "sending" may have left only if the crash came between the 250 and
 that commit, or if the link died after the data: for those the worker looks for the Message-ID
 in the Sent folder (Microsoft 365 files submitted mail there itself) and sends again only when
-it is not there. A server that is down pauses all waiting mail together, longer while it keeps
-failing, and once it answers the oldest goes first; a temporary refusal of one address is
+it is not there. A server that is down pauses all waiting mail together for a minute at a time,
+and once it answers the oldest goes first; a temporary refusal of one address is
 retried with a growing pause; a permanent one, or a mail that could not go for days, sends its
 case to review."""
 
@@ -43,6 +43,10 @@ OWN_CLAIM_GRACE = dt.timedelta(minutes=2)
 CLAIM_BATCH = 20
 # How `last_error` begins on mail waiting for a server that did not answer.
 UNAVAILABLE = "server unavailable"
+# How long all mail waits after the server did not answer: one connection attempt a minute
+# costs nothing, and mail goes within a minute (about one poll) of the server's return. The
+# growing pauses of BACKOFF_MINUTES are for a server that refuses one address.
+SERVER_DOWN_MINUTES = 1
 
 
 class Transport(Protocol):
@@ -258,12 +262,11 @@ def _file_unfiled(session: Session, transport: Transport) -> None:
 
 
 def _server_down(session: Session, row: Outgoing, why: str) -> None:
-    """The server did not answer for `row`, the oldest mail due: it gets the growing pause,
-    and every other waiting mail waits as long. So the server is tried again only when that
-    pause is over, with the same oldest mail (its pause grows while the server keeps failing),
-    and once it answers the mail goes oldest first: none that came during the outage goes
-    ahead of one that was already waiting."""
-    _retry_later(session, row, why)
+    """The server did not answer for `row`, the oldest mail due: it waits a minute, and every
+    other waiting mail waits as long. So the server is tried again a minute later with the same
+    oldest mail, one connection a minute while it is down, and once it answers the mail goes
+    oldest first: none that came during the outage goes ahead of one that was already waiting."""
+    _retry_later(session, row, why, SERVER_DOWN_MINUTES)
     if row.status != "pending":
         return  # given up: the next mail is tried in the next round
     session.execute(
@@ -287,11 +290,12 @@ def _server_paused(session: Session) -> bool:
     return session.scalar(waiting) is not None
 
 
-def _retry_later(session: Session, row: Outgoing, why: str) -> None:
+def _retry_later(session: Session, row: Outgoing, why: str, pause: int | None = None) -> None:
     if now() - utc(row.created_at) > GIVE_UP_AFTER:
         _give_up(session, row, f"not sent for {GIVE_UP_AFTER.days} days: {why}")
         return
-    pause = BACKOFF_MINUTES[min(max(row.attempts - 1, 0), len(BACKOFF_MINUTES) - 1)]
+    if pause is None:
+        pause = BACKOFF_MINUTES[min(max(row.attempts - 1, 0), len(BACKOFF_MINUTES) - 1)]
     row.status, row.last_error = "pending", why
     row.next_attempt_at = now() + dt.timedelta(minutes=pause)
     audit(session, row.case, ACTOR, "send-failed", f"{row.kind}: {why}; next try in {pause} min")
