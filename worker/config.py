@@ -67,6 +67,16 @@ class Settings(BaseModel):
     imap_folder: str = Field(default="INBOX", description="the folder new mail arrives in")
     sent_folder: str = Field(default="Sent", description="IMAP folder sent mail is filed in")
     imap_batch: int = Field(default=200, ge=1, le=5000, description="bodies fetched at a time")
+    max_message_bytes: int = Field(
+        default=50_000_000,
+        ge=100_000,
+        description="a mail bigger than this is not read: a case in review keeps its headers",
+    )
+    poll_batch_bytes: int = Field(
+        default=64_000_000,
+        ge=1_000_000,
+        description="message bodies fetched at a time, at most, in bytes",
+    )
     imap_idle: bool = Field(
         default=False, description="wait with IMAP IDLE between polls, to react at once"
     )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import func, select
@@ -235,3 +236,82 @@ def test_a_folder_made_by_another_connection_at_the_same_moment_is_no_error(
         # Any other refusal still counts as one.
         with pytest.raises(Exception, match=r"\[CANNOT\]"):
             _create(second, "a" * 2000)
+
+
+def with_attachment(n: int, size: int, subject: str = "") -> bytes:
+    """A request with a binary attachment of `size` bytes (a PNG signature, then noise)."""
+    from email import message_from_bytes
+    from email.message import EmailMessage
+    from email.policy import default
+
+    message = message_from_bytes(mail(n), policy=default)
+    assert isinstance(message, EmailMessage)
+    if subject:
+        message.replace_header("Subject", subject)
+    data = b"\x89PNG\r\n\x1a\n" + os.urandom(size)
+    message.add_attachment(data, maintype="application", subtype="octet-stream")
+    return message.as_bytes()
+
+
+def counting_reads(mailbox: ImapMailbox) -> list[int]:
+    """The sizes of the literals (message bodies, headers) read from the server from now on."""
+    imap = mailbox._client._imap  # type: ignore[union-attr]
+    reads: list[int] = []
+    read = imap.read
+
+    def counted(size: int) -> bytes:
+        reads.append(size)
+        return read(size)
+
+    imap.read = counted
+    return reads
+
+
+def test_a_mail_over_the_size_limit_is_a_review_case_and_is_never_fetched_whole(
+    dovecot: Dovecot, store: Session, classifier: Classifier
+) -> None:
+    big = with_attachment(1, 3_000_000, subject="Inzage, met bijlage")
+    dovecot.deliver(big)
+    dovecot.deliver(mail(2))
+    with ImapMailbox(account(dovecot)) as mailbox:
+        reads = counting_reads(mailbox)
+        stored = ingest(store, mailbox, classifier, Policy(max_message_bytes=1_000_000))
+    assert len(stored) == 2 and count(store, Case) == 2
+    # What came over the wire: the small mail and the big one's header block, no more.
+    assert sum(reads) < len(mail(2)) + 20_000, reads
+    [over] = [m for m in stored if m.case.status == "review"]
+    reason = over.case.reasons[0]
+    assert "over the limit of 1,000,000" in reason and "Review folder" in reason
+    size = int(reason.split(" bytes")[0].rsplit(" ", 1)[1].replace(",", ""))
+    assert size > 3_000_000
+    assert over.case.subject == "Inzage, met bijlage" and over.message_id == "<t1@example.nl>"
+    assert over.raw is not None and len(over.raw) < 5_000 and b"iVBORw0KGgo" not in over.raw
+    # Nothing is lost: the mail itself is in Review, whole and untouched.
+    [kept] = dovecot.folder("Review")
+    assert len(kept) > 3_000_000 and kept.replace(b"\r\n", b"\n") == big.replace(b"\r\n", b"\n")
+    assert len(dovecot.folder("Processed")) == 1 and dovecot.folder("INBOX") == []
+
+
+def test_bodies_are_fetched_in_batches_under_the_byte_budget_and_let_go_once_filed(
+    dovecot: Dovecot, store: Session, classifier: Classifier
+) -> None:
+    for n in range(8):
+        dovecot.deliver(with_attachment(n, 300_000))
+    # A session like the service's, which keeps what it loaded after a commit.
+    store = Session(store.get_bind(), expire_on_commit=False, autoflush=False)
+    with ImapMailbox(account(dovecot), batch=200) as mailbox:
+        fetched: list[int] = []
+        fetch = mailbox.fetch
+
+        def counted(keys: Sequence[str]) -> dict[str, bytes]:
+            bodies = fetch(keys)
+            fetched.append(sum(map(len, bodies.values())))
+            return bodies
+
+        mailbox.fetch = counted  # type: ignore[method-assign]
+        stored = ingest(store, mailbox, classifier, Policy(batch_bytes=1_000_000))
+        assert mailbox.waiting() == []
+    assert len(stored) == 8 == count(store, Case)
+    assert len(fetched) >= 3 and max(fetched) <= 1_000_000 and sum(fetched) > 2_400_000
+    # Each body is let go once its message is filed (read from the store again if asked).
+    assert all("raw" not in vars(message) for message in stored)

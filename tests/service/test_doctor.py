@@ -32,7 +32,7 @@ def test_a_fresh_machine_with_the_defaults_is_healthy(
         "ok    mailbox",
         "ok    outgoing",
     ]
-    assert "(schema 0003)" in lines[2] and (tmp_path / "var" / "cases.sqlite").exists()
+    assert "(schema 0004)" in lines[2] and (tmp_path / "var" / "cases.sqlite").exists()
 
 
 def test_each_problem_is_a_clear_line_and_the_other_checks_still_run(

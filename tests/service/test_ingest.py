@@ -342,10 +342,11 @@ def test_a_reference_drawn_by_another_worker_at_the_same_moment_is_drawn_again(
 
     def clash(session: Session, *_: object) -> None:
         # Another worker (on another mailbox) commits the same reference just before us.
-        if done:
-            return
+        cases = [o for o in session.new if isinstance(o, Case)]
+        if done or not cases:
+            return  # an earlier flush (the count of an attempt) stores no case
         done.append(True)
-        [pending] = [o for o in session.new if isinstance(o, Case)]
+        [pending] = cases
         with Session(other) as second:
             stolen = Case(
                 **{
@@ -502,3 +503,99 @@ def test_a_message_the_store_refuses_does_not_cost_the_rest_of_its_group(
         f"verzoek {n}" for n in (0, 1, 3, 4)
     }
     assert mailbox.waiting() == [] and len(mailbox.in_folder("Processed")) == 4
+
+
+# A poll in a process of its own, with a classifier that kills it (SIGKILL, as the kernel's
+# out-of-memory killer would) whenever a message says "poison".
+DEADLY_POLL = """
+import os, signal, sys
+from sqlalchemy.orm import Session
+from tests.conftest import FIXTURES
+from worker.intake.account import Account
+from worker.intake.imap import ImapMailbox
+from worker.judge.classify import Classifier
+from worker.judge.rules import load_rules
+from worker.judge.tenants import load_registry
+from worker.service.filing import Policy
+from worker.service.ingest import ingest
+from worker.store.models import open_store
+
+class Deadly:
+    def __init__(self, classifier):
+        self.classifier = classifier
+    def classify(self, raw):
+        if b"poison" in raw:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.classifier.classify(raw)
+
+host, port, user, password, url = sys.argv[1:]
+classifier = Classifier(load_rules(), load_registry(FIXTURES / "tenants.yaml"), "x@example.nl")
+engine = open_store(url)
+account = Account(host, int(port), "none", user, password, timeout=10)
+with Session(engine, expire_on_commit=False, autoflush=False) as session:
+    with ImapMailbox(account) as mailbox:
+        ingest(session, mailbox, Deadly(classifier), Policy())
+"""
+
+
+def test_a_message_the_worker_dies_on_twice_is_set_aside_on_the_third_poll(
+    tmp_path: Path,
+) -> None:
+    from email.message import EmailMessage
+
+    from tests.conftest import ROOT
+    from tests.servers import dovecot_server
+    from worker.store.models import Attempt
+
+    poison = EmailMessage()
+    poison["From"], poison["Subject"] = "Jan <jan@example.nl>", "Inzage (poison)"
+    poison["Message-ID"] = "<poison@example.nl>"
+    poison.set_content(REQUEST)
+    poison.add_attachment(b"\x89PNG\r\n\x1a\n" + os.urandom(2000), "image", "png")
+    url = f"sqlite:///{tmp_path / 'cases.sqlite'}"
+    with dovecot_server() as server:
+        server.deliver(make_mail(REQUEST, subject="een").replace(b"<test@", b"<p1@"))
+        server.deliver(poison.as_bytes())
+        server.deliver(make_mail(REQUEST, subject="drie").replace(b"<test@", b"<p3@"))
+        command = [sys.executable, "-c", DEADLY_POLL, server.host, str(server.port)]
+        command += [server.user, server.password, url]
+        codes = [subprocess.run(command, cwd=ROOT, capture_output=True) for _ in range(3)]
+        assert [c.returncode for c in codes] == [-9, -9, 0], codes[-1].stderr[-2000:]
+        assert len(server.folder("Review")) == 1 and len(server.folder("Processed")) == 2
+        assert server.folder("INBOX") == []
+    engine = open_store(url)
+    with Session(engine) as session:
+        cases = {c.subject: c for c in session.scalars(select(Case))}
+        assert sorted(cases) == ["Inzage (poison)", "drie", "een"]
+        # Only the message it died on is set aside, not the one decided before it.
+        assert cases["een"].status == cases["drie"].status == "open"
+        set_aside = cases["Inzage (poison)"]
+        assert set_aside.status == "review"
+        assert "the worker stopped twice while reading this message" in set_aside.reasons[0]
+        [message] = set_aside.messages
+        assert message.raw is not None and b"iVBORw0KGgo" not in message.raw
+        assert "privacy-worker removed an attachment" in notes(message.raw)
+        assert count(session, Attempt) == 0
+    engine.dispose()
+
+
+def test_a_message_the_worker_died_on_while_cutting_it_too_keeps_only_its_headers(
+    tmp_path: Path, store: Session, classifier: Classifier
+) -> None:
+    from tests.judge.scan.test_classify_scan import mail_with, passport_png
+    from worker.store.models import Attempt
+
+    mailbox = Maildir(tmp_path / "mailbox")
+    raw = mail_with(("paspoort.png", "image/png", passport_png("none")))
+    key = mailbox.deliver(raw)
+    # Two deaths while deciding it, a third while cutting it when it was set aside.
+    now = dt.datetime.now(dt.UTC)
+    store.add(Attempt(source=mailbox.name, validity=0, source_key=key, count=3, last_at=now))
+    store.commit()
+    [message] = ingest(store, mailbox, classifier, Policy())
+    assert message.case.status == "review" and "while cutting" in message.case.reasons[0]
+    assert message.raw is not None and b"iVBORw0KGgo" not in message.raw
+    assert b"Content-Type: text/plain" in message.raw and len(message.raw) < 2_000
+    # The mail itself stays whole in Review: the stand-in never replaces it.
+    [path] = (tmp_path / "mailbox" / ".Review" / "cur").iterdir()
+    assert path.read_bytes() == raw and count(store, Attempt) == 0

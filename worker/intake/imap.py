@@ -20,10 +20,12 @@ from imapclient.exceptions import IMAPClientError
 
 from worker.errors import MailboxError, MailboxRefused
 from worker.intake.account import Account
-from worker.intake.maildir import FOLDERS
+from worker.intake.maildir import FOLDERS, HEAD_BYTES
 
 log = logging.getLogger("worker.fetch")
 
+# UIDs whose sizes one command asks for: the command line stays short.
+SIZES_PER_COMMAND = 1000
 # Errors that mean the server or the connection failed, not the message.
 TRANSPORT_ERRORS = (OSError, ssl.SSLError, imaplib.IMAP4.error, IMAPClientError, EOFError)
 
@@ -98,6 +100,29 @@ class ImapMailbox:
         """The UIDs in the inbox, oldest first; no charset, which Microsoft 365 rejects."""
         with self._guard() as client:
             return [str(uid) for uid in sorted(client.search(["ALL"]))]
+
+    def sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        """The sizes (RFC822.SIZE) of these UIDs, read before any body is: a body too big is
+        then never fetched. UIDs no longer there are absent."""
+        found: dict[str, int] = {}
+        with self._guard() as client:
+            for start in range(0, len(keys), SIZES_PER_COMMAND):
+                uids = [int(k) for k in keys[start : start + SIZES_PER_COMMAND]]
+                for uid, data in client.fetch(uids, ["RFC822.SIZE"]).items():
+                    size = data.get(b"RFC822.SIZE")
+                    if isinstance(size, int):
+                        found[str(uid)] = size
+        return found
+
+    def head(self, key: str) -> bytes:
+        """The start of a message's header block (a partial fetch), never more."""
+        with self._guard() as client:
+            fetched = client.fetch([int(key)], [f"BODY.PEEK[HEADER]<0.{HEAD_BYTES}>"])
+        for data in fetched.values():
+            for name, value in data.items():
+                if name.startswith(b"BODY[HEADER]") and isinstance(value, bytes):
+                    return value
+        return b""
 
     def fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The bodies of these UIDs, without setting \\Seen; UIDs no longer there are absent.

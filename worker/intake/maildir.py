@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 FOLDERS = ("Processed", "Review", "Ignored")
+# The most of a message's header block read when its body is not (a message too big).
+HEAD_BYTES = 65536
 
 
 class Maildir:
@@ -39,6 +41,31 @@ class Maildir:
                     except FileNotFoundError:
                         continue  # a mail client moved it from new/ to cur/ meanwhile
         return [_key(name) for _, name in sorted(found)]
+
+    def sizes(self, keys: Sequence[str]) -> dict[str, int]:
+        """The sizes of these messages in bytes, from one pass over the inbox."""
+        wanted, found = set(keys), {}
+        for sub in ("new", "cur"):
+            with os.scandir(self.path / sub) as entries:
+                for entry in entries:
+                    try:
+                        if _key(entry.name) in wanted and entry.is_file():
+                            found[_key(entry.name)] = entry.stat().st_size
+                    except FileNotFoundError:
+                        continue  # moved meanwhile
+        return found
+
+    def head(self, key: str) -> bytes:
+        """The start of a message's header block, never the whole file."""
+        path = self._find(self.path, key)
+        if path is None:
+            return b""
+        try:
+            with path.open("rb") as handle:
+                start = handle.read(HEAD_BYTES)
+        except OSError:  # unreadable now: the case is made without its headers
+            return b""
+        return start.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
 
     def fetch(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The bytes of these messages; one gone from the inbox, or unreadable now (a

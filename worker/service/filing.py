@@ -44,6 +44,10 @@ class Policy:
     due_days: int = 28
     # A message whose ID copies were cut is put back on the server without them.
     replace_cut_on_server: bool = True
+    # A message bigger than this is not read: a case in review keeps its headers only.
+    max_message_bytes: int = 50_000_000
+    # The bodies one fetch brings, at most, in bytes (a message alone may exceed it).
+    batch_bytes: int = 64_000_000
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,11 @@ class Worker:
         self.scanner = IsolatedScanner(rules.id_scan)
         self.classifier = Classifier(rules, registry, settings.mailbox_address, scan=self.scanner)
         self.policy = Policy(
-            settings.reference_prefix, settings.due_days, settings.replace_redacted_on_server
+            settings.reference_prefix,
+            settings.due_days,
+            settings.replace_redacted_on_server,
+            settings.max_message_bytes,
+            settings.poll_batch_bytes,
         )
         self.responder = Responder.from_settings(settings, rules.directory, registry)
         self.stopping = threading.Event()

@@ -96,6 +96,19 @@ class Outgoing(Base):
     case: Mapped[Case] = relationship(back_populates="outgoing")
 
 
+class Attempt(Base):
+    """A message being decided: how many times deciding it began and never ended (the worker
+    died on it). Counted up and committed before it is decided; deleted once it was."""
+
+    __tablename__ = "attempts"
+
+    source: Mapped[str] = mapped_column(String(512), primary_key=True)
+    validity: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Lease(Base):
     """A named lock with an expiry: one worker at a time polls a mailbox or sends the outbox."""
 

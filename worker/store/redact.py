@@ -86,3 +86,35 @@ def _masked(found: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", number)
     # Only a number that passes the 11-proof: an order or phone number stays readable.
     return re.sub(r"\d", "*", number) if bsn.is_valid(digits) else number
+
+
+# The headers a stand-in keeps: enough to file the case and to find the message in the mailbox.
+KEPT_HEADERS = (
+    b"from",
+    b"reply-to",
+    b"to",
+    b"cc",
+    b"date",
+    b"subject",
+    b"message-id",
+    b"in-reply-to",
+    b"references",
+)
+
+
+def by_reference(head: bytes, why: str) -> bytes:
+    """A stand-in for a message whose body is not stored: its filing headers, taken from its
+    header block line by line (nothing of it is parsed), and a plain-text note saying why."""
+    kept: list[bytes] = []
+    keep = False
+    for line in head.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line:
+            break  # the end of the header block
+        if line[:1] not in (b" ", b"\t"):
+            keep = line.split(b":", 1)[0].strip().lower() in KEPT_HEADERS
+        if keep:
+            kept.append(line)
+    note = f"privacy-worker did not store this message: {why}.\n".encode("ascii", "replace")
+    mime = b"MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+    return b"\n".join(kept) + b"\n" + mime + b"\n" + note
