@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, Protocol
 
 from worker.judge.decide import Decision, Enriched, IdDocument, decide
 from worker.judge.language import LanguageDetector
@@ -26,6 +26,16 @@ _DOCUMENT_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"%PDF-", b"GIF8", b"II*\x00", b
 
 # A mail with more images and PDFs than this gets the rest checked by a person.
 MAX_SCANNED_ATTACHMENTS = 10
+# All scans of one mail together: no mail holds a poll longer than this.
+SCAN_SECONDS_PER_MAIL = 120.0
+# A file is not started with less time than this left: it could not be read in it.
+MIN_SCAN_SECONDS = 5.0
+
+
+class Scanner(Protocol):
+    """Scans one file's bytes in at most `seconds` (an IsolatedScanner, say)."""
+
+    def __call__(self, data: bytes, seconds: float) -> ScanResult: ...
 
 
 class Classifier:
@@ -36,12 +46,14 @@ class Classifier:
         rules: RuleSet,
         registry: Registry,
         mailbox_address: str,
-        scan: bool | Callable[[bytes], ScanResult] = True,
+        scan: bool | Scanner = True,
+        scan_seconds: float = SCAN_SECONDS_PER_MAIL,
     ) -> None:
         self.rules = rules
         # OCR of images and PDFs: True scans in this process, a callable (an IsolatedScanner)
         # elsewhere; False leaves only names and mentions to tell of an ID copy.
         self.scan = scan
+        self.scan_seconds = scan_seconds
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
@@ -144,12 +156,13 @@ class Classifier:
         return self._scanned(documents, files)
 
     def _scanned(self, documents: list[Attachment], files: list[str]) -> IdDocument:
-        from worker.judge.scan.scanner import ORDER, ScanResult, scan
+        from worker.judge.scan.scanner import ORDER, TIME_LIMIT_SECONDS, ScanResult, scan
 
-        def in_process(data: bytes) -> ScanResult:
-            return scan(data, self.rules.id_scan)
+        def in_process(data: bytes, seconds: float) -> ScanResult:
+            return scan(data, self.rules.id_scan, min(seconds, TIME_LIMIT_SECONDS))
 
         scanner = self.scan if callable(self.scan) else in_process
+        ends = time.monotonic() + self.scan_seconds
 
         seen: dict[bytes, ScanResult] = {}
         kinds: set[str] = set()
@@ -161,9 +174,16 @@ class Classifier:
                 unreadable.append(f"{name}: more than {MAX_SCANNED_ATTACHMENTS} attachments")
                 continue
             digest = hashlib.sha256(attachment.data).digest()
+            left = ends - time.monotonic()
+            if digest not in seen and left < MIN_SCAN_SECONDS:
+                unreadable.append(
+                    f"{name}: not checked, the mail's {self.scan_seconds:.0f} s for scanning"
+                    " were spent"
+                )
+                continue
             if digest not in seen:
                 try:
-                    seen[digest] = scanner(attachment.data)
+                    seen[digest] = scanner(attachment.data, left)
                 except Exception as err:  # a scanner bug must not lose the mail
                     seen[digest] = ScanResult.failed(f"{type(err).__name__}: {err}")
             result = seen[digest]

@@ -41,6 +41,14 @@ def test_a_crash_and_a_hang_become_reasons_and_the_next_file_is_scanned(rules: R
         assert scanner(b"fine").unredacted == ("mrz",)
 
 
+def test_a_file_gets_no_more_than_what_is_left_of_the_mails_time(rules: RuleSet) -> None:
+    with IsolatedScanner(rules.id_scan, target=crash) as scanner:
+        scanner(b"fine")  # the child is started, as a poll's first file starts it
+        start = time.monotonic()
+        assert scanner(b"hang", seconds=2).unreadable == ("scan did not finish in 2 s",)
+        assert time.monotonic() - start < 10
+
+
 def test_real_scan_in_the_child(rules: RuleSet) -> None:
     with IsolatedScanner(rules.id_scan) as scanner:
         assert "not a readable image" in scanner(b"\x00not an image").unreadable[0]
