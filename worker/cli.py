@@ -138,9 +138,13 @@ def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from worker.judge.scan.isolated import IsolatedScanner
 
     rules, registry = _knowledge(args, settings)
-    with IsolatedScanner(rules.id_scan) as scanner:
+    with IsolatedScanner(rules.id_scan, memory_mb=settings.scan_memory_mb) as scanner:
         classifier = Classifier(
-            rules, registry, settings.mailbox_address, scan=False if args.no_scan else scanner
+            rules,
+            registry,
+            settings.mailbox_address,
+            scan=False if args.no_scan else scanner,
+            scan_seconds=settings.scan_seconds_per_mail,
         )
 
         def describe(raw: bytes, name: str) -> dict[str, object]:
@@ -158,7 +162,7 @@ def _scan(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from worker.judge.scan.scanner import ScanResult, scan_json
 
     words = load_rules(args.rules or settings.rules_dir or DEFAULT_RULES_DIR).id_scan
-    with IsolatedScanner(words) as scanner:
+    with IsolatedScanner(words, memory_mb=settings.scan_memory_mb) as scanner:
 
         def describe(data: bytes, name: str) -> dict[str, object]:
             try:

@@ -118,6 +118,15 @@ class Settings(BaseModel):
         default=60.0, gt=0, le=600, description="seconds before a silent server counts as down"
     )
     poll_seconds: int = Field(default=60, ge=5, le=3600, description="seconds between polls")
+    scan_seconds_per_mail: float = Field(
+        default=120.0,
+        ge=10,
+        le=3600,
+        description="seconds the ID-copy scan of all attachments of one mail may take",
+    )
+    scan_memory_mb: int = Field(
+        default=768, ge=256, le=16384, description="memory the ID-copy scan may take per file"
+    )
     sender_name: str = Field(
         default="Privacy Carerix",
         pattern=r"^[^\r\n]{1,80}$",

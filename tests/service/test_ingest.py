@@ -221,7 +221,7 @@ def test_an_unnamed_copy_sent_as_octet_stream_is_found_and_cut(
 def test_attachments_that_could_not_be_checked_are_cut_too(
     tmp_path: Path, store: Session, rules: RuleSet, registry: Registry
 ) -> None:
-    def broken_scanner(data: bytes) -> ScanResult:
+    def broken_scanner(data: bytes, seconds: float) -> ScanResult:
         raise RuntimeError("the scanner fell over")
 
     classifier = Classifier(rules, registry, "privacy@carerix.com", scan=broken_scanner)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, Protocol
 
 from worker.judge.decide import Decision, Enriched, IdDocument, decide
 from worker.judge.language import LanguageDetector
@@ -27,6 +27,16 @@ _DOCUMENT_FORMATS = frozenset({"png", "jpeg", "gif", "tiff", "webp", "heic", "pd
 
 # A mail with more images and PDFs than this gets the rest checked by a person.
 MAX_SCANNED_ATTACHMENTS = 10
+# All scans of one mail together: no mail holds a poll longer than this.
+SCAN_SECONDS_PER_MAIL = 120.0
+# A file is not started with less time than this left: it could not be read in it.
+MIN_SCAN_SECONDS = 5.0
+
+
+class Scanner(Protocol):
+    """Scans one file's bytes in at most `seconds` (an IsolatedScanner, say)."""
+
+    def __call__(self, data: bytes, seconds: float) -> ScanResult: ...
 
 
 class Classifier:
@@ -37,12 +47,14 @@ class Classifier:
         rules: RuleSet,
         registry: Registry,
         mailbox_address: str,
-        scan: bool | Callable[[bytes], ScanResult] = True,
+        scan: bool | Scanner = True,
+        scan_seconds: float = SCAN_SECONDS_PER_MAIL,
     ) -> None:
         self.rules = rules
         # OCR of images and PDFs: True scans in this process, a callable (an IsolatedScanner)
         # elsewhere; False leaves only names and mentions to tell of an ID copy.
         self.scan = scan
+        self.scan_seconds = scan_seconds
         self.resolver = TenantResolver(registry, rules.policy)
         self.languages = LanguageDetector(rules.languages)
         self.mailbox_address = mailbox_address.lower()
@@ -153,12 +165,13 @@ class Classifier:
         )
 
     def _scanned(self, documents: list[Attachment], files: list[str]) -> IdDocument:
-        from worker.judge.scan.scanner import ORDER, scan
+        from worker.judge.scan.scanner import ORDER, TIME_LIMIT_SECONDS, scan
 
-        def in_process(data: bytes) -> ScanResult:
-            return scan(data, self.rules.id_scan)
+        def in_process(data: bytes, seconds: float) -> ScanResult:
+            return scan(data, self.rules.id_scan, min(seconds, TIME_LIMIT_SECONDS))
 
         scanner = self.scan if callable(self.scan) else in_process
+        ends = time.monotonic() + self.scan_seconds
         seen: dict[str, ScanResult] = {}
         kinds: set[str] = set()
         unreadable: list[str] = []
@@ -167,7 +180,7 @@ class Classifier:
         flagged: dict[str, None] = {}
         for index, attachment in enumerate(documents):
             name = mask_numbers(attachment.filename) or f"attachment {index + 1}"
-            result = self._result(index, attachment, scanner, seen)
+            result = self._result(index, attachment, scanner, seen, ends - time.monotonic())
             unreadable.extend(f"{name}: {problem}" for problem in result.unreadable)
             kinds.update(result.unredacted)
             if (result.is_id_document or result.unredacted) and name not in found:
@@ -186,22 +199,28 @@ class Classifier:
             payloads=tuple(flagged),
         )
 
-    @staticmethod
     def _result(
+        self,
         index: int,
         attachment: Attachment,
-        scanner: Callable[[bytes], ScanResult],
+        scanner: Scanner,
         seen: dict[str, ScanResult],
+        left: float,
     ) -> ScanResult:
+        """The scan of one file, with what is left of the mail's scanning time (`left`)."""
         from worker.judge.scan.scanner import ScanResult
 
         if attachment.problem:
             return ScanResult.failed(attachment.problem)
         if index >= MAX_SCANNED_ATTACHMENTS:
             return ScanResult.failed(f"more than {MAX_SCANNED_ATTACHMENTS} attachments")
+        if attachment.digest not in seen and left < MIN_SCAN_SECONDS:
+            return ScanResult.failed(
+                f"not checked, the mail's {self.scan_seconds:.0f} s for scanning were spent"
+            )
         if attachment.digest not in seen:
             try:
-                seen[attachment.digest] = scanner(attachment.data)
+                seen[attachment.digest] = scanner(attachment.data, left)
             except Exception as err:  # a scanner bug must not lose the mail
                 seen[attachment.digest] = ScanResult.failed(f"{type(err).__name__}: {err}")
         return seen[attachment.digest]

@@ -57,8 +57,14 @@ class Worker:
         self.imap = imap_account(settings, environ)
         self.smtp = smtp_account(settings, environ)
         self.engine = open_store(settings.store_url)
-        self.scanner = IsolatedScanner(rules.id_scan)
-        self.classifier = Classifier(rules, registry, settings.mailbox_address, scan=self.scanner)
+        self.scanner = IsolatedScanner(rules.id_scan, memory_mb=settings.scan_memory_mb)
+        self.classifier = Classifier(
+            rules,
+            registry,
+            settings.mailbox_address,
+            scan=self.scanner,
+            scan_seconds=settings.scan_seconds_per_mail,
+        )
         self.policy = Policy(
             settings.reference_prefix,
             settings.due_days,

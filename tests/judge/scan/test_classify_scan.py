@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from email.message import EmailMessage
+
+from PIL import Image
 
 from tests.judge.scan.test_generator import GENERATE
 from tests.judge.scan.test_load import encrypted_pdf
 from worker.judge.classify import Classifier
 from worker.judge.rules import RuleSet
+from worker.judge.scan.scanner import ScanResult
 from worker.judge.tenants import Registry
 
 PERSON = GENERATE.Person(
@@ -90,3 +94,30 @@ def test_a_bsn_in_a_file_name_is_masked_in_reasons_and_files(classifier: Classif
     assert "ID kopie BSN *********.png" in decision.id_document.files
     assert "scan ***.***.***.pdf" in shown
     assert "111" not in shown
+
+
+def test_files_left_when_the_mails_scan_time_is_spent_are_not_checked(
+    rules: RuleSet, registry: Registry
+) -> None:
+    # Each file takes 3 s; the mail has 10: the third would start with under 5 s left.
+    given: list[float] = []
+
+    def slow(data: bytes, seconds: float) -> ScanResult:
+        given.append(seconds)
+        time.sleep(3)
+        return ScanResult(False, (), (), ())
+
+    classifier = Classifier(rules, registry, "privacy@carerix.com", scan=slow, scan_seconds=10)
+    files = [(f"scan{n}.png", "image/png", png_of(n)) for n in range(3)]
+    decision = classifier.classify(mail_with(*files))
+    assert len(given) == 2 and given[0] <= 10 and given[1] <= 7.1
+    assert decision.id_document.unreadable == (
+        "scan2.png: not checked, the mail's 10 s for scanning were spent",
+    )
+    assert decision.needs_review
+
+
+def png_of(number: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (100 + number, 100), "white").save(out, "PNG")
+    return out.getvalue()

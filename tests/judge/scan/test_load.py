@@ -8,7 +8,8 @@ import zlib
 
 from PIL import Image
 
-from worker.judge.scan.load import MAX_PIXELS, load
+from tests.judge.scan.hostile import huge_pages_pdf, multi_frame_tiff, pdf
+from worker.judge.scan.load import MAX_FILE_PIXELS, MAX_PIXELS, load
 
 
 def png(width: int, height: int) -> bytes:
@@ -112,3 +113,33 @@ def test_formats_outside_the_list_are_not_decoded() -> None:
     Image.new("RGB", (32, 32), "white").save(out, "ICO")
     loaded = load(out.getvalue())
     assert not loaded.pages and loaded.unreadable
+
+
+def test_pdf_pages_larger_than_any_document_are_not_drawn() -> None:
+    loaded = load(huge_pages_pdf(pages=3))
+    assert not loaded.pages
+    assert loaded.unreadable == tuple(f"PDF page {n} is 508 x 508 cm: not drawn" for n in (1, 2, 3))
+
+
+def test_a_pdf_image_claiming_too_many_pixels_is_not_decoded() -> None:
+    # The image's data is a few bytes: only its declared size may be looked at.
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842]"
+        b" /Resources << /XObject << /Im0 5 0 R >> >> /Contents 4 0 R >>",
+        b"<< /Length 30 >>",
+        b"<< /Type /XObject /Subtype /Image /Width 20000 /Height 20000 /ColorSpace /DeviceGray"
+        b" /BitsPerComponent 8 /Filter /FlateDecode /Length 11 >>",
+    ]
+    loaded = load(pdf(objects, {4: b"q 595 0 0 842 0 0 cm /Im0 Do Q", 5: zlib.compress(b"\0")}))
+    assert not loaded.pages and "image that claims more pixels" in loaded.unreadable[0]
+
+
+def test_tiff_frames_stop_at_the_file_pixel_budget() -> None:
+    loaded = load(multi_frame_tiff(frames=4, size=(5_000, 6_000)))
+    assert [page.number for page in loaded.pages] == [1, 2]
+    assert loaded.unreadable == (
+        f"the pages together claim more than {MAX_FILE_PIXELS // 1_000_000} megapixels:"
+        " page 3 and later not read",
+    )

@@ -13,6 +13,13 @@ from PIL import Image, ImageOps
 MAX_PIXELS = 40_000_000
 MAX_BYTES = 25_000_000
 MAX_PAGES = 20
+# All pages of one file together, as drawn or decoded: twenty A4 pages at 200 dpi. Checked
+# against what each page declares before it is decoded, so that a small file cannot claim
+# gigabytes (a TIFF of twenty 40-megapixel frames, a PDF of twenty 5 x 5 m pages).
+MAX_FILE_PIXELS = 80_000_000
+# A PDF page is drawn at no more pixels than this (A2 at 200 dpi), and not at all when that
+# would mean under 72 dpi: a page over 1.4 m across is no document.
+MAX_PDF_PAGE_PIXELS = 16_000_000
 # The shortest side and the most elongated shape a page of a document can have.
 MIN_SIDE = 64
 MAX_ASPECT = 12
@@ -64,11 +71,17 @@ def _image(data: bytes) -> Loaded:
             count = getattr(opened, "n_frames", 1) if opened.format == "TIFF" else 1
             if count > MAX_PAGES:
                 problems.append(f"image has {count} pages: only the first {MAX_PAGES} were read")
+            total = opened.width * opened.height
             for index in range(1, min(count, MAX_PAGES)):
                 opened.seek(index)
-                if opened.width * opened.height > MAX_PIXELS:
+                pixels = opened.width * opened.height
+                if pixels > MAX_PIXELS:
                     problems.append(f"page {index + 1} claims more pixels than any ID copy has")
                     continue
+                total += pixels
+                if total > MAX_FILE_PIXELS:
+                    problems.append(_too_many_pixels(index + 1))
+                    break
                 frames.append(opened.convert("RGB"))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return Loaded(unreadable=("image claims more pixels than any ID copy has",))
@@ -83,6 +96,13 @@ def _image(data: bytes) -> Loaded:
         # A thumbnail stored by the camera can still show the original before it was redacted.
         pages.append(Page(thumbnail, 1, "exif-thumbnail"))
     return Loaded(tuple(pages), unreadable=tuple(problems))
+
+
+def _too_many_pixels(page: int) -> str:
+    return (
+        f"the pages together claim more than {MAX_FILE_PIXELS // 1_000_000} megapixels:"
+        f" page {page} and later not read"
+    )
 
 
 def _shaped(image: Image.Image) -> bool:
@@ -128,6 +148,22 @@ def _covered_images(page: Any, number: int) -> list[Page]:
     return found
 
 
+def _pdf_scale(page: Any) -> tuple[float, str]:
+    """The scale to draw a page at, or why it is not drawn: both from what the page declares
+    (its size, the pixels of its images), before anything is decoded."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    scale = min(PDF_DPI / 72, (MAX_PDF_PAGE_PIXELS / max(width * height, 1.0)) ** 0.5)
+    if scale < 1:
+        return scale, f"is {width / 72 * 2.54:.0f} x {height / 72 * 2.54:.0f} cm"
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
+        image_width, image_height = image.get_px_size()
+        if image_width * image_height > MAX_PIXELS:
+            return scale, "holds an image that claims more pixels than any ID copy has"
+    return scale, ""
+
+
 def _pdf(data: bytes) -> Loaded:
     import pypdfium2 as pdfium
 
@@ -144,12 +180,18 @@ def _pdf(data: bytes) -> Loaded:
     try:
         if len(document) > MAX_PAGES:
             problems.append(f"PDF has {len(document)} pages: only the first {MAX_PAGES} were read")
+        total = 0
         for index in range(min(len(document), MAX_PAGES)):
             page = document[index]
+            scale, refused = _pdf_scale(page)
+            if refused:
+                problems.append(f"PDF page {index + 1} {refused}: not drawn")
+                continue
             width, height = page.get_size()
-            scale = PDF_DPI / 72
-            if width * height * scale * scale > MAX_PIXELS:
-                scale = (MAX_PIXELS / (width * height)) ** 0.5
+            total += int(width * height * scale * scale)
+            if total > MAX_FILE_PIXELS:
+                problems.append(_too_many_pixels(index + 1))
+                break
             drawn = page.render(scale=scale).to_pil().convert("RGB")
             if _shaped(drawn):
                 pages.append(Page(drawn, index + 1))

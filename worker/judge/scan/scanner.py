@@ -33,7 +33,8 @@ from worker.judge.scan.orient import Turned, level_angle, text_ink, turn
 
 # A face taking more of the picture than this is a portrait, not the photo on a document.
 MAX_ID_PHOTO_SHARE = 0.08
-# All OCR of one attachment must finish in this many seconds; what is left unread is reported.
+# Loading and OCR of one attachment must finish in this many seconds; what is left unread is
+# reported.
 TIME_LIMIT_SECONDS = 60.0
 # A page with less text ink than this share of its pixels is a photo, not a document: no OCR.
 MIN_INK_SHARE = 0.002
@@ -79,9 +80,10 @@ class _PageScan:
 
 def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) -> ScanResult:
     """Scans image or PDF bytes; problems become `unreadable` reasons, never exceptions."""
+    # The limit counts from here: drawing a file's pages takes its share of the time too.
+    deadline = Deadline.after(time_limit)
     patterns = ScanPatterns.compile(words)
     loaded = load(data)
-    deadline = Deadline.after(time_limit)
     findings: list[Finding] = []
     photos: list[Finding] = []
     problems = list(loaded.unreadable)
