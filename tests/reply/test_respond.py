@@ -3,6 +3,7 @@ about a customer's data forwarded to that customer with the original attached.""
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -143,6 +144,23 @@ def test_a_reply_to_our_acknowledgement_joins_the_case_and_a_stranger_s_does_not
     assert any(f"mentions {case.reference} of another sender" in r for r in new.reasons)
     # The stranger's own case is acknowledged to him, not the requester of the other one.
     assert [str(m["To"]) for m in desk.sent()[1:]] == ["piet@example.com"]
+
+
+def test_a_stranger_cannot_forge_a_reply_to_our_acknowledgement(desk: Desk) -> None:
+    # Knowing the case reference is not enough to write the Message-ID we sent for it.
+    [case] = desk.poll(mail(1))
+    [ack] = desk.sent()
+    made = str(ack["Message-ID"])
+    assert re.fullmatch(
+        rf"<{case.reference}\.ack-inspection\.1\.[0-9a-f]{{16}}@carerix\.com>", made
+    )
+    guess = f"<{case.reference}.ack-inspection.1@carerix.com>"
+    forged = make_mail(REQUEST, subject="Aanvulling", sender="piet@example.com")
+    forged = forged.replace(b"<test@", b"<f@").replace(
+        b"Message-ID:", f"In-Reply-To: {guess}\nMessage-ID:".encode()
+    )
+    [new] = desk.poll(forged)
+    assert new.id != case.id and new.requester == "piet@example.com"
 
 
 def test_replies_to_one_address_stop_at_the_daily_limit(

@@ -138,10 +138,12 @@ def forward(
     return message
 
 
-def message_id_for(reference: str, kind: str, seq: int, domain: str) -> str:
-    """The Message-ID of the seq-th mail of a kind in a case: the same inputs, the same id, so
-    that a send retried after a crash is recognisably the same mail."""
-    left = f"{reference}.{kind}.{seq}"
+def message_id_for(reference: str, kind: str, seq: int, domain: str, token: str = "") -> str:
+    """The Message-ID of the seq-th mail of a kind in a case, made once when the mail is queued
+    and stored with it (a send retried after a crash is recognisably the same mail). `token`,
+    random, makes it unguessable: a reply that refers to it joins the case, so a stranger who
+    knows a case reference must not be able to write it."""
+    left = f"{reference}.{kind}.{seq}" + (f".{token}" if token else "")
     if seq < 1 or not _DOT_ATOM.fullmatch(left):
         raise ValueError(f"cannot make a Message-ID from {reference!r}, {kind!r}, {seq!r}")
     if not _HOST.fullmatch(domain):

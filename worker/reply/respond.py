@@ -17,6 +17,7 @@ there). Which mail, by the case:
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +150,8 @@ class Responder:
             intents=intents,
         )
         seq = 1 + sum(1 for o in case.outgoing if o.kind == kind)
-        message_id = message_id_for(case.reference, kind, seq, self.mailbox.rpartition("@")[2])
+        domain = self.mailbox.rpartition("@")[2]
+        message_id = message_id_for(case.reference, kind, seq, domain, secrets.token_hex(8))
         if kind == "routed-cover":
             if tenant is None or mail.kept is None:
                 raise ValueError(f"{case.reference}: no tenant or no stored mail to forward")
