@@ -140,6 +140,24 @@ def test_id_resubmit_lists_what_was_readable_in_words(
     assert "https://www.rijksoverheid.nl/onderwerpen/identiteitsfraude/vraag-en-antwoord/" in body
 
 
+@pytest.mark.parametrize(
+    ("language", "deleted", "kept"),
+    [
+        ("nl", "hebben wij die kopie verwijderd", "verwijdert hem ook uit onze mailbox"),
+        ("en", "we have deleted that copy", "will delete it from our mailbox too"),
+    ],
+)
+def test_id_resubmit_says_deleted_only_when_the_mailbox_lost_it_too(
+    templates: Templates, language: str, deleted: str, kept: str
+) -> None:
+    # Issue 12: with replace_redacted_on_server off the original stays in the mailbox.
+    for copy_deleted, says, never in ((True, deleted, kept), (False, kept, deleted)):
+        the_facts = facts(language=language, unredacted=("bsn",), copy_deleted=copy_deleted)
+        body = " ".join(text_of(wire(answer(templates, "id-resubmit", the_facts))).split())
+        assert says in body and never not in body
+        assert "\n\n\n" not in text_of(wire(answer(templates, "id-resubmit", the_facts)))
+
+
 def test_id_resubmit_without_fields_is_a_mistake(templates: Templates) -> None:
     with pytest.raises(ValueError, match="unredacted"):
         answer(templates, "id-resubmit", facts(unredacted=()))

@@ -72,6 +72,9 @@ class ReplyFacts:
     tenant_name: str | None = None
     unredacted: tuple[str, ...] = ()
     intents: tuple[str, ...] = ()
+    # Whether an unredacted ID copy is gone from the mailbox too (replace_redacted_on_server),
+    # not only from the store: id-resubmit says "deleted" only then.
+    copy_deleted: bool = True
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -202,6 +205,7 @@ def _values(templates: Templates, facts: ReplyFacts, kind: str, sender: str) -> 
         "request_types": _request_types(templates, facts),
         "original_subject": one_line(facts.original_subject, ORIGINAL_SUBJECT_LIMIT),
         "mailbox": sender,
+        "copy_deleted": facts.copy_deleted,
     }
 
 
