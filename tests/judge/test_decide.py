@@ -99,3 +99,28 @@ def test_unrelated_attachment_is_no_id(classifier: Classifier) -> None:
     message.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="cv.pdf")
     decision = classifier.classify(message.as_bytes())
     assert not decision.id_document.present
+
+
+def test_an_agency_named_beside_a_request_is_never_acknowledged_as_ours(
+    classifier: Classifier,
+) -> None:
+    # Issue 13: an agency's name in running text, with no other sign of whose system holds
+    # the data, was acknowledged as a Carerix request.
+    category, review, reasons = decide(
+        classifier,
+        "Ik kreeg een mail over Acme Staffing. Verwijder al mijn gegevens.",
+    )
+    assert (category, review) == ("processor_routed", True)
+    assert any(r.startswith("an agency is named beside the request") for r in reasons)
+
+
+def test_a_customer_s_contact_person_naming_her_agency_is_ours_to_answer(
+    classifier: Classifier,
+) -> None:
+    # The agency is where she works; the customer file is Carerix's own.
+    category, _, _ = decide(
+        classifier,
+        "Ik was bij Acme Staffing jullie contactpersoon. Verwijder mijn gegevens uit jullie "
+        "klantbestand.",
+    )
+    assert category == "deletion"

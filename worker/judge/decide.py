@@ -141,6 +141,16 @@ def _category(
         any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
     ):
         return "processor_routed", []
+    # Asymmetric on purpose: acknowledging an agency's data as ours tells the requester we will
+    # act on data we do not control, so an agency named beside a request goes to a person.
+    # Unless the mail itself says the relation is Carerix's own (a customer's contact person
+    # asking about our newsletter or customer file names the agency she works for).
+    own = scores.get("customer-relation", 0.0) >= t.agency_named
+    if any_request and mail.tenant.processor_weight >= t.agency_named and not own:
+        return "processor_routed", [
+            f"an agency is named beside the request, with little context ({processor:.1f}): "
+            "check whose data this is before forwarding"
+        ]
     # Complaints, reminders and breach reports often repeat the request they are about ("my
     # Art. 15 request of May"); they decide unless the request is clearly the stronger part.
     for signal in ("complaint", "reminder", "breach"):

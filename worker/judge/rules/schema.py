@@ -118,6 +118,10 @@ class Thresholds(Strict):
     confident: float = Field(gt=0, description="a category needs no review from this score")
     margin: float = Field(ge=0, description="below this lead over the runner-up, intents conflict")
     processor: float = Field(gt=0, description="processor context at which a mail is routed")
+    agency_named: float = Field(
+        gt=0,
+        description="registry evidence from which a request is never answered as Carerix's own",
+    )
     signal: float = Field(
         gt=0, description="a signal (breach, complaint ...) counts from this score"
     )
