@@ -102,3 +102,23 @@ def test_tenant_known_only_from_the_signature_needs_review(classifier: Classifie
     assert category == "processor_routed" and review is True
     assert tenant == "flexwerk-zuid"
     assert any("known only from who writes" in r for r in reasons)
+
+
+def test_a_name_written_in_lower_case_is_only_weak_evidence(classifier: Classifier) -> None:
+    # Issue 13: "next step" or "flexwerk zuid" in lower case may be a phrase, not the agency:
+    # it is never forwarded on its own.
+    _, _, review, reasons = route(
+        classifier, "ik heb bij flexwerk zuid gewerkt. verwijder al mijn gegevens."
+    )
+    assert review and any("weak-name" in r for r in reasons)
+
+
+def test_an_agency_host_without_a_request_is_not_forwarded(classifier: Classifier) -> None:
+    # Issue 13: a security report naming a customer's carerix.net host was forwarded to it.
+    category, tenant, review, reasons = route(
+        classifier,
+        "Beste, op https://acme.carerix.net staat een verouderde versie van jQuery.",
+        subject="Beveiliging",
+    )
+    assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)
+    assert any(r.startswith("agency context but no request found") for r in reasons)

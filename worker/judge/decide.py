@@ -140,6 +140,12 @@ def _category(
     if processor >= t.processor and (
         any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
     ):
+        # Only a request is forwarded on its own: an agency's host in a security report, or
+        # its name in a misdirected job application, is for a person to look at.
+        if not any_request:
+            return "processor_routed", [
+                "agency context but no request found: check before forwarding"
+            ]
         return "processor_routed", []
     # Asymmetric on purpose: acknowledging an agency's data as ours tells the requester we will
     # act on data we do not control, so an agency named beside a request goes to a person.

@@ -111,7 +111,9 @@ class TenantResolver:
                 elif key in self.variants:
                     if _word_at(lower, start, end + 1):
                         found = text[start : end + 1]
-                        kind = "weak-name" if " " not in key and found.islower() else "name"
+                        # Written all in lower case, a name is as likely an ordinary word or
+                        # phrase ("next step", "morgen") as the customer: weak evidence.
+                        kind = "weak-name" if found.islower() else "name"
                         for tenant in self.variants[key]:
                             yield Evidence(tenant, kind, zone, found, (start, end + 1))
                 elif _host_at(lower, start, end + 1):
