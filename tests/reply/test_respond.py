@@ -21,6 +21,7 @@ from worker.judge.tenants import Registry
 from worker.reply.compose import load_templates
 from worker.reply.outbox import flush
 from worker.reply.respond import Responder
+from worker.reply.templates import long_date
 from worker.reply.transports import MaildirOutbox
 from worker.service.filing import Policy
 from worker.service.ingest import ingest
@@ -227,4 +228,26 @@ def test_a_customer_request_with_no_known_customer_waits_for_a_person(desk: Desk
     )
     [case] = desk.poll(mail(1, body))
     assert case.category == "processor_routed" and case.status == "review"
-    assert desk.sent() == []
+    # Issue 13: the requester hears that the mail arrived, in words that name no customer.
+    [receipt] = desk.sent()
+    text = str(receipt["Subject"]) + receipt.get_content()  # type: ignore[attr-defined]
+    assert case.reference in text and "nergensbekend" not in text.lower()
+    assert str(receipt["To"]) == case.requester
+
+
+def test_other_human_mail_gets_one_receipt_with_the_day_the_clock_started(desk: Desk) -> None:
+    question = make_mail("Hebben jullie een vacature voor een backend developer?", subject="Vraag")
+    [case] = desk.poll(question)
+    assert case.category == "other"
+    [receipt] = desk.sent()
+    body = " ".join(receipt.get_content().split())  # type: ignore[attr-defined]
+    assert case.reference in body and long_date(case.received_at.date(), "nl") in body
+    assert long_date(case.due_at.date(), "nl") in body
+
+
+def test_machine_mail_gets_no_receipt(desk: Desk) -> None:
+    out_of_office = mail(1, "Ik ben afwesig tot maandag.").replace(
+        b"Message-ID:", b"Auto-Submitted: auto-replied\nMessage-ID:"
+    )
+    [case] = desk.poll(out_of_office)
+    assert case.status == "ignored" and desk.sent() == []

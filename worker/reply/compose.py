@@ -75,6 +75,8 @@ class ReplyFacts:
     # Whether an unredacted ID copy is gone from the mailbox too (replace_redacted_on_server),
     # not only from the store: id-resubmit says "deleted" only then.
     copy_deleted: bool = True
+    # The day the mail arrived: the answer's time limit runs from it.
+    received: dt.date | None = None
 
     def __post_init__(self) -> None:
         if self.language not in LANGUAGES:
@@ -200,6 +202,7 @@ def _values(templates: Templates, facts: ReplyFacts, kind: str, sender: str) -> 
     return {
         "reference": facts.reference,
         "due_date": long_date(facts.due, facts.language),
+        "received_date": long_date(facts.received or facts.due, facts.language),
         "tenant_name": one_line(facts.tenant_name or "", 100),
         "fields": [names[field] for field in facts.unredacted],
         "request_types": _request_types(templates, facts),

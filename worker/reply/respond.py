@@ -145,6 +145,7 @@ class Responder:
             category=case.category,
             language=case.language if case.language in ("nl", "en") else "en",
             due=case.due_at.date(),
+            received=case.received_at.date(),
             requester=mail.sender,
             original_subject=mail.subject,
             original_message_id=mail.message_id or None,
@@ -192,8 +193,11 @@ class Responder:
             return ("routed-cover", "routed-requester")
         if case.category in REQUEST_CATEGORIES and not decision.needs_review:
             return (f"ack-{case.category}",)
-        if case.category in REQUEST_CATEGORIES:
-            return ("receipt",)
-        # A processor request in review (tenant unknown or uncertain) waits for a person: any
-        # word to the requester could name the wrong customer.
-        return ()
+        # Everyone else gets a receipt where rules/replies.yaml says so. It names no request
+        # type and no customer: a processor request in review (tenant unknown or uncertain)
+        # must not name the wrong one.
+        receipt = {
+            **dict.fromkeys(REQUEST_CATEGORIES, "request-in-review"),
+            "processor_routed": "processor-routed-in-review",
+        }.get(case.category, "other")
+        return ("receipt",) if receipt in self.templates.receipt_for else ()

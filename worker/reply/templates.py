@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -103,6 +103,9 @@ class RequestTypesByLanguage(Strict):
     en: RequestTypes
 
 
+RECEIPT_CASES = Literal["request-in-review", "processor-routed-in-review", "other"]
+
+
 class RepliesFile(Strict):
     """The shape of rules/replies.yaml."""
 
@@ -110,6 +113,13 @@ class RepliesFile(Strict):
     field_names: FieldNamesByLanguage
     request_types: RequestTypesByLanguage
     never_reply: NeverReplySpec
+    # Which cases that get no specific acknowledgement still get a receipt, so that every
+    # person who writes hears, once, that the mail arrived and when the answer is due.
+    receipt_for: tuple[RECEIPT_CASES, ...] = (
+        "request-in-review",
+        "processor-routed-in-review",
+        "other",
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,7 @@ class Templates:
     request_types: Mapping[str, Mapping[str, str]]
     never_reply: NeverReply
     compiled: Mapping[tuple[str, str], jinja2.Template]
+    receipt_for: frozenset[str] = frozenset()
 
     def render(self, kind: str, language: str, values: Mapping[str, object]) -> Rendered:
         """Renders one kind in one language; the signature is added to the values."""
@@ -167,6 +178,7 @@ def load_templates(rules_dir: Path) -> Templates:
         request_types=spec.request_types.model_dump(),
         never_reply=NeverReply.from_spec(spec.never_reply),
         compiled=compiled,
+        receipt_for=frozenset(spec.receipt_for),
     )
     for (kind, language), template in compiled.items():
         _trial(templates, template, kind, language)
@@ -222,6 +234,7 @@ def sample_values(templates: Templates, language: str) -> dict[str, Any]:
     return {
         "reference": "PRIV-2026-000123",
         "due_date": long_date(dt.date(2026, 12, 29), language),
+        "received_date": long_date(dt.date(2026, 12, 1), language),
         "tenant_name": "Voorbeeld Uitzendbureau B.V.",
         "fields": list(templates.field_names[language].values()),
         "request_types": [templates.request_types[language]["deletion"]],
