@@ -63,6 +63,9 @@ class Life:
     children: list[str] = field(default_factory=list)  # at the kill: scan child, tesseract ...
     orphans: list[str] = field(default_factory=list)  # still alive GRACE_SECONDS later
     stored: int = 0  # messages in the store after the kill
+    # Replies the SMTP server took that the store had not yet recorded as sent: the one
+    # window in which a kill can double a reply (the restart sends it again).
+    unrecorded: int = 0
 
 
 def _reheaded(raw: bytes, n: int) -> bytes:
@@ -238,6 +241,11 @@ class Run:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         life.stored = len(stored_ids(self.store_url))
+        with self._session() as session:
+            sent = set(
+                session.scalars(select(Outgoing.message_id).where(Outgoing.status == "sent"))
+            )
+        life.unrecorded = len({message_id(m) for m in self.smtp.messages()} - sent)
         return life
 
     def to_the_end(self, config: Path, delivered: int) -> tuple[float, int]:
@@ -338,7 +346,8 @@ def _line(n: int, life: Life) -> str:
     children = ", ".join(sorted(life.children)) or "-"
     return (
         f"kill {n + 1}: after {life.seconds:.1f} s, running {children}; "
-        f"stored {life.stored}; left alive: {', '.join(life.orphans) or 'none'}"
+        f"stored {life.stored}; taken by SMTP, not recorded: {life.unrecorded}; "
+        f"left alive: {', '.join(life.orphans) or 'none'}"
     )
 
 
@@ -395,6 +404,8 @@ def summary(result: Soak) -> list[str]:
         f"| kills while a scan child ran / while tesseract ran | {running['scan child']} / "
         f"{running['tesseract']} |",
         f"| worker processes alive {GRACE_SECONDS:g} s after a kill | {len(orphans)} |",
+        f"| kills that left a reply taken by SMTP, not recorded as sent | "
+        f"{sum(1 for life in lives if life.unrecorded)} |",
         f"| mails delivered | {checks['delivered']} |",
         f"| stored exactly once / twice / lost | {checks['stored once']} / "
         f"{checks['stored twice or more']} / {checks['lost (not stored)']} |",
