@@ -20,6 +20,7 @@ KEYS = {
     "needs_review",
     "reasons",
     "id_document",
+    "action",
 }
 
 
@@ -43,6 +44,7 @@ def test_one_line_per_file_with_every_key(
     assert all(set(line) >= KEYS for line in lines)
     assert lines[0]["category"] == "inspection" and lines[0]["language"] == "nl"
     assert lines[1]["category"] == "deletion" and lines[1]["language"] == "en"
+    assert (lines[0]["action"], lines[1]["action"]) == ("ack-inspection", "ack-deletion")
     assert lines[0]["id_document"] == {
         "present": False,
         "unredacted": [],
@@ -156,3 +158,21 @@ def test_the_same_mails_give_the_same_bytes_whatever_the_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(outputs) == 1
+
+
+def test_action_says_what_the_worker_would_do_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mails = {
+        "routed.eml": make_mail(
+            "Ik heb via https://acme.carerix.net gesolliciteerd, verwijder mijn gegevens."
+        ),
+        "question.eml": make_mail("Hebben jullie een vacature?", subject="Vraag"),
+        "away.eml": make_mail("Ik ben afwezig.", subject="Afwezig").replace(
+            b"Message-ID:", b"Auto-Submitted: auto-replied\nMessage-ID:"
+        ),
+    }
+    for name, raw in mails.items():
+        (tmp_path / name).write_bytes(raw)
+    _, lines = run(capsys, *(tmp_path / name for name in mails))
+    assert [line["action"] for line in lines] == ["forward:acme-staffing", "receipt", "none"]

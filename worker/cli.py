@@ -136,8 +136,12 @@ def _knowledge(args: argparse.Namespace, settings: Settings) -> tuple[RuleSet, R
 
 def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from worker.judge.scan.isolated import IsolatedScanner
+    from worker.reply.respond import action, first_reply
+    from worker.reply.templates import load_templates
 
     rules, registry = _knowledge(args, settings)
+    receipt_for = load_templates(rules.directory).receipt_for
+    tenants = {t.id for t in registry.tenants}
     with IsolatedScanner(rules.id_scan, memory_mb=settings.scan_memory_mb) as scanner:
         classifier = Classifier(
             rules,
@@ -152,7 +156,9 @@ def _classify(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 decision = classifier.classify(raw)
             except Exception as err:  # one bad file must not stop the others
                 decision = failure(f"internal error while classifying: {type(err).__name__}: {err}")
-            return decision_json(decision, name)
+            # What the worker would do on its own (a dry run: no daily limit, no refusals).
+            planned = action(first_reply(decision, tenants, receipt_for), decision.tenant)
+            return {**decision_json(decision, name), "action": planned}
 
         return _each_file(args.files, out, describe)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,9 @@ class Responder:
         caller knows; the count is then not read)."""
         if decision.auto_generated:
             return
-        kinds = self._kinds(case, decision, mail)
+        kinds = first_reply(
+            decision, self.tenants, self.templates.receipt_for, mail.kept is not None
+        )
         if not kinds:
             return
         why = self.refused(session, mail.sender, replied_before)
@@ -182,22 +185,38 @@ class Responder:
             )
         return queue(session, case, kind, message)
 
-    def _kinds(self, case: Case, decision: Decision, mail: Original) -> tuple[str, ...]:
-        document = decision.id_document
-        if document.present and document.unredacted:
-            # The mail says the copy was deleted: only true when the stored message was cut.
-            # Uncut, nothing was stored and a person deletes it from the mailbox (in review).
-            return ("id-resubmit",) if mail.kept is not None else ()
-        routed = case.category == "processor_routed"
-        if routed and not decision.needs_review and case.tenant in self.tenants and mail.kept:
-            return ("routed-cover", "routed-requester")
-        if case.category in REQUEST_CATEGORIES and not decision.needs_review:
-            return (f"ack-{case.category}",)
-        # Everyone else gets a receipt where rules/replies.yaml says so. It names no request
-        # type and no customer: a processor request in review (tenant unknown or uncertain)
-        # must not name the wrong one.
-        receipt = {
-            **dict.fromkeys(REQUEST_CATEGORIES, "request-in-review"),
-            "processor_routed": "processor-routed-in-review",
-        }.get(case.category, "other")
-        return ("receipt",) if receipt in self.templates.receipt_for else ()
+
+def first_reply(
+    decision: Decision, tenants: Collection[str], receipt_for: Collection[str], kept: bool = True
+) -> tuple[str, ...]:
+    """The kinds of mail a new case sends on its own, in order: one first reply to the person
+    (and a forward to the customer), or nothing. `kept`: the message could be stored (its ID
+    copies cut). Whether the address may be answered now is checked when it is sent."""
+    if decision.auto_generated:
+        return ()
+    document = decision.id_document
+    if document.present and document.unredacted:
+        # The mail says the copy was deleted: only true when the stored message was cut.
+        # Uncut, nothing was stored and a person deletes it from the mailbox (in review).
+        return ("id-resubmit",) if kept else ()
+    category, review = decision.category, decision.needs_review
+    if category == "processor_routed" and not review and decision.tenant in tenants and kept:
+        return ("routed-cover", "routed-requester")
+    if category in REQUEST_CATEGORIES and not review:
+        return (f"ack-{category}",)
+    # Everyone else gets a receipt where rules/replies.yaml says so. It names no request type
+    # and no customer: a processor request in review (tenant unknown or uncertain) must not
+    # name the wrong one.
+    receipt = {
+        **dict.fromkeys(REQUEST_CATEGORIES, "request-in-review"),
+        "processor_routed": "processor-routed-in-review",
+    }.get(category, "other")
+    return ("receipt",) if receipt in receipt_for else ()
+
+
+def action(kinds: tuple[str, ...], tenant: str | None) -> str:
+    """How `classify` names what the worker would do: ack-deletion, forward:TENANT, receipt,
+    id-resubmit or none."""
+    if "routed-cover" in kinds:
+        return f"forward:{tenant}"
+    return kinds[0] if kinds else "none"
