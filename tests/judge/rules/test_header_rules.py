@@ -6,6 +6,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from tests.conftest import make_mail
 from worker.judge.classify import Classifier
 from worker.judge.mail import parse_mail
 from worker.judge.rules import load_rules
@@ -178,3 +179,14 @@ def test_mail_from_our_own_domain_goes_to_a_person(classifier: Classifier) -> No
     )
     assert decision.needs_review is True
     assert any("own domain" in r for r in decision.reasons)
+
+
+def test_a_person_answering_an_auto_reply_is_human(classifier: Classifier) -> None:
+    # Issue 13: "RE: Automatisch antwoord: ..." is a person who answered an out-of-office.
+    raw = make_mail(
+        "Dit is geen automatisch antwoord. Haal mij uit jullie bestand.",
+        subject="RE: Automatisch antwoord: Carerix Nieuwsbrief",
+    )
+    assert not classifier.classify(raw).auto_generated
+    away = make_mail("Ik ben afwezig tot maandag.", subject="Automatisch antwoord: Nieuwsbrief")
+    assert classifier.classify(away).auto_generated
