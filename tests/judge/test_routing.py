@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+
 import pytest
 
 from tests.conftest import make_mail
@@ -122,3 +124,22 @@ def test_an_agency_host_without_a_request_is_not_forwarded(classifier: Classifie
     )
     assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)
     assert any(r.startswith("agency context but no request found") for r in reasons)
+
+
+def test_a_customer_host_only_in_a_link_routes_the_request(classifier: Classifier) -> None:
+    # Issue 13: "Complete your profile" linked to the agency's carerix.net host, and the
+    # requester was told Carerix would delete the data.
+    message = EmailMessage()
+    message["From"] = "Aisha <aisha@example.com>"
+    message["To"] = "privacy@carerix.com"
+    message["Subject"] = "Please remove my candidate profile"
+    message["Message-ID"] = "<link@example.com>"
+    text = "I keep getting emails to complete my profile. Please remove the profile and my data."
+    message.set_content(text)
+    message.add_alternative(
+        f'<p>{text}</p><a href="https://acme.carerix.net/profile?id=7">Complete your profile</a>',
+        subtype="html",
+    )
+    decision = classifier.classify(message.as_bytes())
+    assert (decision.category, decision.tenant) == ("processor_routed", "acme-staffing")
+    assert any("host \u201cacme.carerix.net\u201d in link" in r for r in decision.reasons)

@@ -29,6 +29,9 @@ MAX_TEXT_CHARS = 200_000
 MAX_HEADER_BYTES = 16_384
 MAX_HEADER_FIELDS = 1_000
 _FIELD_START = re.compile(rb"^[^ \t\r\n]", re.MULTILINE)
+_HREF = re.compile(
+    r"""\bhref\s*=\s*["']?\s*https?://(?:[^/@"'\s>]*@)?([a-z0-9.-]+)""", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class ParsedMail:
     attachments: tuple[Attachment, ...]
     content_types: tuple[str, ...]
     problems: tuple[str, ...] = field(default=())
+    # The hosts that the HTML body links to: a customer's carerix.net host may be in an href
+    # only ("Complete your profile"), never in the text.
+    link_hosts: tuple[str, ...] = field(default=())
 
     def header(self, name: str) -> str:
         """The first value of a header, decoded, or an empty string."""
@@ -140,7 +146,20 @@ def _build(
         attachments=attachments,
         content_types=tuple(part.get_content_type() for part in _walk(message)),
         problems=tuple(problems),
+        link_hosts=_link_hosts(htmls),
     )
+
+
+def _link_hosts(htmls: list[str]) -> tuple[str, ...]:
+    """The distinct hosts of the http(s) links in the HTML parts, in lower case (the first 200:
+    a newsletter links to few hosts, a hostile mail must not make routing slow)."""
+    hosts: dict[str, None] = {}
+    for markup in htmls:
+        for found in _HREF.finditer(markup[:MAX_TEXT_CHARS]):
+            hosts[found.group(1).lower().rstrip(".")] = None
+            if len(hosts) >= 200:
+                return tuple(hosts)
+    return tuple(hosts)
 
 
 def _parse_address(value: str, problems: list[str]) -> tuple[str, str]:

@@ -79,7 +79,11 @@ class TenantResolver:
         """Collects evidence and answers a tenant only when exactly one fits. Misspelt names
         are looked for only when `fuzzy` (the caller saw agency context): it is the slow part."""
         unknown: set[str] = set()
-        evidence = [*self._address_evidence(mail), *self._text_evidence(zones, unknown)]
+        evidence = [
+            *self._address_evidence(mail),
+            *self._text_evidence(zones, unknown),
+            *self._link_evidence(mail),
+        ]
         if not evidence and fuzzy and self.variants:
             evidence = self._fuzzy_evidence(zones)
         evidence = _drop_shadowed(evidence)
@@ -91,6 +95,15 @@ class TenantResolver:
                 tenant = self._domain_owner(address.rpartition("@")[2])
                 if tenant:
                     yield Evidence(tenant, "domain", zone, address)
+
+    def _link_evidence(self, mail: ParsedMail) -> Iterator[Evidence]:
+        # A link's host counts as the host or domain written in the mail: it is what the
+        # requester clicked (a job alert, "complete your candidate profile").
+        for host in mail.link_hosts:
+            if host in self.hosts:
+                yield Evidence(self.hosts[host], "host", "link", host)
+            elif tenant := self._domain_owner(host):
+                yield Evidence(tenant, "domain", "link", host)
 
     def _text_evidence(self, zones: Zones, unknown: set[str]) -> Iterator[Evidence]:
         # One Aho-Corasick pass per zone finds every name, host and domain of the registry: a
