@@ -115,6 +115,13 @@ CASES: dict[str, tuple[bytes, bytes]] = {
         mail(body="This is the mail system at host mx.example.nl.\n\nI'm sorry"),
         mail(subject="Fwd: bounce", body="This is the mail system at host mx.\n"),
     ),
+    "challenge-response-body": (
+        mail(
+            body="Uw bericht aan jan@mail.example staat in de wacht. Bevestig eenmalig dat u "
+            "geen robot bent: https://spamstop.example/b?id=5"
+        ),
+        mail(body="I'm a human, not a bot: please confirm you deleted my data."),
+    ),
 }
 
 RULES = {rule.name: rule for rule in load_rules().headers}
