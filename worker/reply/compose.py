@@ -16,6 +16,7 @@ from typing import Any
 from worker.mimepolicy import WRITING
 from worker.reply.refusal import refusal, syntax_problem
 from worker.reply.templates import (
+    KINDS,
     LANGUAGES,
     ORIGINAL_SUBJECT_LIMIT,
     Rendered,
@@ -37,14 +38,7 @@ __all__ = [
 ]
 
 # The kinds that answer the requester; routed-cover goes to a customer through forward().
-REQUESTER_KINDS = (
-    "ack-inspection",
-    "ack-correction",
-    "ack-deletion",
-    "receipt",
-    "id-resubmit",
-    "routed-requester",
-)
+REQUESTER_KINDS = tuple(kind for kind in KINDS if kind != "routed-cover")
 _ROUTED = ("routed-requester", "routed-cover")
 # RFC 5322 msg-id: printable ASCII without < > and one @ between the two parts.
 _ID_PART = r"[\x21-\x3b\x3d\x3f\x41-\x7e]+"
