@@ -8,11 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import dataclasses
 import email.errors
 import email.header
 import email.message
 import hashlib
 import io
+import quopri
 import re
 import zipfile
 from collections.abc import Iterator
@@ -29,6 +31,22 @@ MAX_DEPTH = 2
 MAX_RATIO = 100
 # Encoded blocks longer than this (in characters) are not decoded: no ID copy is that large.
 MAX_ENCODED_CHARS = 40_000_000
+# Transfer encodings under which Python's parser does not open an attached message.
+_ENCODINGS = frozenset({"base64", "quoted-printable"})
+# Non-text parts that carry no picture: signatures, keys and delivery reports.
+_HARMLESS = frozenset(
+    {
+        "application/pgp-signature",
+        "application/pgp-keys",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+        "message/delivery-status",
+        "message/global-delivery-status",
+        "message/disposition-notification",
+        "message/feedback-report",
+        "text/rfc822-headers",
+    }
+)
 
 _DATA_URI = re.compile(
     r"data:(?P<type>[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[^;,\s\"'>]*)*;base64,"
@@ -93,12 +111,16 @@ def leaves(message: email.message.Message) -> list[email.message.Message]:
         return [message]
 
 
-def payloads(message: email.message.Message) -> tuple[Attachment, ...]:
+def payloads(message: email.message.Message, depth: int = 0) -> tuple[Attachment, ...]:
     """Every file in the message, wherever it hides; never raises on bad input."""
     found: list[Attachment] = []
+    encoded = _in_encoded_messages(message)
     for part in leaves(message):
         try:
-            found.extend(_of_part(part))
+            if id(part) in encoded:
+                found.extend(_encoded_message(part, depth))
+            else:
+                found.extend(_of_part(part))
         except Exception as err:  # a hostile part is a reason to cut it, never a crash
             name = str(part.get_filename() or "")[:200]
             found.append(
@@ -112,6 +134,47 @@ def payloads_of(raw: bytes) -> tuple[Attachment, ...]:
     return payloads(email.message_from_bytes(raw))
 
 
+def _in_encoded_messages(message: email.message.Message) -> set[int]:
+    """The leaves inside a message/* part sent in base64 or quoted-printable: Python's parser
+    leaves such a part's text encoded, as one leaf of text that is not what it holds."""
+    inside: set[int] = set()
+    try:
+        for part in message.walk():
+            encoding = str(part.get("content-transfer-encoding", "")).strip().lower()
+            if part.get_content_maintype() == "message" and encoding in _ENCODINGS:
+                inside.update(id(leaf) for leaf in leaves(part))
+    except (RecursionError, TypeError, AttributeError):
+        pass  # the leaves are then looked at as they stand
+    return inside
+
+
+def _encoded_message(leaf: email.message.Message, depth: int) -> Iterator[Attachment]:
+    # The attached message is decoded and searched like the mail itself; what it holds is cut
+    # by cutting this leaf (its encoded text).
+    key = part_digest(leaf)
+    text = str(leaf.as_string() if leaf.keys() else leaf.get_payload())
+    if depth >= MAX_DEPTH or len(text) > MAX_ENCODED_CHARS:
+        yield Attachment("", "message/rfc822", b"", key, "attached message nested too deep")
+        return
+    decoded = _base64(text) if _looks_base64(text) else quopri.decodestring(text.encode())
+    inner = email.message_from_bytes(decoded)
+    for found in payloads(inner, depth + 1):
+        yield dataclasses.replace(found, part=key)
+
+
+def _looks_base64(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9+/=\s]+", text[:4096]))
+
+
+def _unreadable(ctype: str, data: bytes) -> str:
+    """Why a non-text file cannot be checked, or "": its bytes are in no format the scanner
+    reads (BMP, AVIF, a Word file, winmail.dat, an .eml sent as octet-stream). It fails
+    closed: such a file is cut and the mail reviewed."""
+    if not data or ctype in _HARMLESS or sniff(data) is not None:
+        return ""
+    return f"a file in a format that cannot be checked ({ctype})"
+
+
 def _why(err: Exception) -> str:
     return f"cannot be unpacked ({type(err).__name__})"
 
@@ -122,7 +185,11 @@ def _of_part(part: email.message.Message) -> Iterator[Attachment]:
     ctype = part.get_content_type()
     name = _name(part)
     text = _as_text(part, data) if ctype.startswith("text/") else None
-    if text is None or name or part.get_content_disposition() == "attachment":
+    # Declared text that is not (bytes that are no mail at all) is kept as it came.
+    problem = "" if ctype.startswith("text/") else _unreadable(ctype, data)
+    if problem:
+        yield Attachment(name, ctype, data, key, problem)
+    elif text is None or name or part.get_content_disposition() == "attachment":
         yield from _file(name, ctype, data, key, 0)
     if ctype.startswith("text/") and sniff(data) is None:
         # Text in a charset it does not keep to still carries its data: URIs and blocks in ASCII.

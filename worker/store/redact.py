@@ -67,9 +67,12 @@ def without_documents(raw: bytes, why: str, parts: Collection[str] = ()) -> byte
             bool(named) and not part.is_multipart() and part_digest(part) in named
         )
         if cut and isinstance(part, EmailMessage):
-            # set_content clears the part's own content headers first: a plain-text note in
-            # place of the file, readable as it is stored.
-            part.set_content(NOTE.format(content_type=part.get_content_type(), why=why))
+            # A plain-text note in place of the file, readable as it is stored. The content
+            # headers go first: a leaf that only claims to be multipart (an attached message
+            # whose encoding broke its structure) is refused set_content otherwise.
+            note = NOTE.format(content_type=part.get_content_type(), why=why)
+            part.clear_content()
+            part.set_content(note)
         elif cut:
             raise ValueError("a part of the message cannot be rewritten")
     return message.as_bytes()
