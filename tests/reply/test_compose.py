@@ -141,21 +141,20 @@ def test_id_resubmit_lists_what_was_readable_in_words(
 
 
 @pytest.mark.parametrize(
-    ("language", "deleted", "kept"),
+    ("language", "claims", "says"),
     [
-        ("nl", "hebben wij die kopie verwijderd", "verwijdert hem ook uit onze mailbox"),
-        ("en", "we have deleted that copy", "will delete it from our mailbox too"),
+        ("nl", "hebben wij die kopie verwijderd", "wij verwijderen hem ook uit onze mailbox"),
+        ("en", "we have deleted that copy", "we are deleting it from our mailbox too"),
     ],
 )
-def test_id_resubmit_says_deleted_only_when_the_mailbox_lost_it_too(
-    templates: Templates, language: str, deleted: str, kept: str
+def test_id_resubmit_never_claims_the_mailbox_copy_is_already_gone(
+    templates: Templates, language: str, claims: str, says: str
 ) -> None:
-    # Issue 12: with replace_redacted_on_server off the original stays in the mailbox.
-    for copy_deleted, says, never in ((True, deleted, kept), (False, kept, deleted)):
-        the_facts = facts(language=language, unredacted=("bsn",), copy_deleted=copy_deleted)
-        body = " ".join(text_of(wire(answer(templates, "id-resubmit", the_facts))).split())
-        assert says in body and never not in body
-        assert "\n\n\n" not in text_of(wire(answer(templates, "id-resubmit", the_facts)))
+    # Issue 12: the reply is queued before the mailbox copy is replaced, which can fail (a
+    # server without UIDPLUS, a refused replace) or be switched off: only what is certain.
+    the_facts = facts(language=language, unredacted=("bsn",))
+    body = " ".join(text_of(wire(answer(templates, "id-resubmit", the_facts))).split())
+    assert says in body and claims not in body
 
 
 def test_id_resubmit_without_fields_is_a_mistake(templates: Templates) -> None:

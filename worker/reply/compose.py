@@ -66,9 +66,6 @@ class ReplyFacts:
     tenant_name: str | None = None
     unredacted: tuple[str, ...] = ()
     intents: tuple[str, ...] = ()
-    # Whether an unredacted ID copy is gone from the mailbox too (replace_redacted_on_server),
-    # not only from the store: id-resubmit says "deleted" only then.
-    copy_deleted: bool = True
     # The day the mail arrived: the answer's time limit runs from it.
     received: dt.date | None = None
 
@@ -202,7 +199,6 @@ def _values(templates: Templates, facts: ReplyFacts, kind: str, sender: str) -> 
         "request_types": _request_types(templates, facts),
         "original_subject": one_line(facts.original_subject, ORIGINAL_SUBJECT_LIMIT),
         "mailbox": sender,
-        "copy_deleted": facts.copy_deleted,
     }
 
 

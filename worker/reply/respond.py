@@ -64,11 +64,8 @@ class Responder:
         mailbox_address: str,
         sender_name: str,
         max_per_day: int,
-        removes_originals: bool = True,
     ) -> None:
         self.templates = templates
-        # replace_redacted_on_server: an ID copy cut from the store is cut from the mailbox too.
-        self.removes_originals = removes_originals
         self.tenants: dict[str, Tenant] = {t.id: t for t in registry.tenants}
         self.mailbox = mailbox_address
         self.sender_name = sender_name
@@ -83,7 +80,6 @@ class Responder:
             settings.mailbox_address,
             settings.sender_name,
             settings.max_replies_per_day,
-            settings.replace_redacted_on_server,
         )
 
     def new_case(
@@ -156,7 +152,6 @@ class Responder:
             tenant_name=tenant.name if tenant else None,
             unredacted=tuple(str(f) for f in case.id_findings.get("unredacted", ()) or ()),  # type: ignore[attr-defined]
             intents=intents,
-            copy_deleted=self.removes_originals,
         )
         seq = 1 + sum(1 for o in case.outgoing if o.kind == kind)
         domain = self.mailbox.rpartition("@")[2]

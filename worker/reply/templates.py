@@ -240,7 +240,6 @@ def sample_values(templates: Templates, language: str) -> dict[str, Any]:
         "request_types": [templates.request_types[language]["deletion"]],
         "original_subject": "x" * ORIGINAL_SUBJECT_LIMIT,
         "mailbox": "privacy@example.com",
-        "copy_deleted": True,
     }
 
 
