@@ -94,7 +94,9 @@ def store_group(
         session.commit()
     except Exception as err:
         session.rollback()
-        log.warning("%d message(s) not stored together (%s); one at a time", len(group), err)
+        log.warning(
+            "%d message(s) not stored together (%s); one at a time", len(group), described(err)
+        )
         messages = [
             m for item in group if (m := store_alone(session, mailbox, item, policy, responder))
         ]
@@ -217,14 +219,21 @@ def _log_disposition(message: Message) -> None:
     )
 
 
+def described(err: BaseException) -> str:
+    """An error as it may be logged and stored: its type and first line, masked. A store
+    error's further lines carry the statement's parameters: addresses, subjects, raw bytes."""
+    first = (str(err).splitlines() or [""])[0][:300]
+    return mask_numbers(f"{type(err).__name__}: {first}")
+
+
 def _take_in_failed(
     session: Session, mailbox: Mailbox, key: str, raw: bytes, err: Exception, policy: Policy
 ) -> Message | None:
     """A case in review for a message that could not be taken in the normal way, its images and
     PDFs cut (unchecked). Tried with the message's headers, then without them (one may be what
     the store refused); None when even that fails, and the message waits for the next poll."""
-    log.error("%s could not be taken in: %s: %s", key, type(err).__name__, err)
-    decision = failure(f"could not be taken in: {type(err).__name__}: {err}"[:2000])
+    log.error("%s could not be taken in: %s", key, described(err))
+    decision = failure(f"could not be taken in: {described(err)}")
     kept = keepable(raw, decision, checked=False)
     digest = hashlib.sha256(raw).hexdigest()
     for headers in (Headers.of(raw), Headers("", "(headers not stored)", "", ())):
@@ -235,7 +244,7 @@ def _take_in_failed(
             return message
         except Exception as again:  # the store itself refused: try with less, or wait
             session.rollback()
-            log.error("%s: not stored as a failed case either: %s", key, again)
+            log.error("%s: not stored as a failed case either: %s", key, described(again))
     return None
 
 

@@ -31,8 +31,9 @@ from worker.store.models import Message
 from worker.store.redact import by_reference
 
 # Messages stored per transaction, at most, and the most time spent deciding them first: one
-# sync to disk per group, and the store is written (locked, on SQLite) only while a decided
-# group is stored, never while its messages are read and OCRed.
+# sync to disk per group (and one per message for its poison count, see Attempts), and the
+# store is written (locked, on SQLite) only while a decided group is stored, never while its
+# messages are read and OCRed.
 GROUP_MESSAGES = 50
 GROUP_SECONDS = 1.0
 # Attempts at deciding a message that never ended (the worker died) before it is set aside.
@@ -199,7 +200,9 @@ def _by_reference(key: str, head: bytes, why: str) -> Classified:
     # put back on the server in place of the message: nothing of the message is lost.
     stub = by_reference(head, f"{why}; {IN_REVIEW}")
     decision = failure(f"{why}; only its headers are stored, {IN_REVIEW}")
-    digest = hashlib.sha256(stub).hexdigest()
+    # The key is in its digest: two stand-ins alike (same size, headers unreadable) are two
+    # messages, never one filed as the other's duplicate.
+    digest = hashlib.sha256(key.encode() + b"\0" + stub).hexdigest()
     return Classified(key, stub, decision, False, Headers.of(stub), digest, stub)
 
 
