@@ -198,11 +198,11 @@ def set_aside(key: str, raw: bytes, before: int) -> Classified:
 def _by_reference(key: str, head: bytes, why: str) -> Classified:
     # Only a stand-in is stored. Its digest is its own, so it is never taken for a cut copy
     # put back on the server in place of the message: nothing of the message is lost.
-    stub = by_reference(head, f"{why}; {IN_REVIEW}")
+    # The note names the message's key: two stand-ins otherwise alike (same size, headers
+    # unreadable) are two messages, never one filed as the other's duplicate.
+    stub = by_reference(head, f"{why}; {IN_REVIEW} (message {key})")
     decision = failure(f"{why}; only its headers are stored, {IN_REVIEW}")
-    # The key is in its digest: two stand-ins alike (same size, headers unreadable) are two
-    # messages, never one filed as the other's duplicate.
-    digest = hashlib.sha256(key.encode() + b"\0" + stub).hexdigest()
+    digest = hashlib.sha256(stub).hexdigest()
     return Classified(key, stub, decision, False, Headers.of(stub), digest, stub)
 
 
