@@ -26,15 +26,12 @@ CLASSES = ("inspection", "correction", "deletion", "processor_routed", "other")
 REQUESTS = ("inspection", "correction", "deletion")
 
 
-def action(category: str, tenant: str | None, auto: bool) -> str:
-    """What the worker does alone for a decision that needs no review."""
-    if auto:
-        return "none"
+def due(label: dict[str, Any]) -> str:
+    """What the label calls for, named as `classify`'s action names it."""
+    category, tenant = label["category"], label["tenant"]
     if category == "processor_routed":
         return f"forward:{tenant}" if tenant else "review"
-    if category in REQUESTS:
-        return f"ack-{category}"
-    return "none"
+    return f"ack-{category}" if category in REQUESTS else "none"
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:
@@ -52,6 +49,7 @@ def score(part: str) -> tuple[dict[str, Any], list[str]]:
     from worker.judge.classify import Classifier
     from worker.judge.rules import load_rules
     from worker.judge.tenants import load_registry
+    from worker.reply.respond import action, first_reply
 
     rules = load_rules(ROOT / "rules")
     pairs: list[tuple[str, str]] = []
@@ -59,9 +57,9 @@ def score(part: str) -> tuple[dict[str, Any], list[str]]:
     misses: list[str] = []
     for corpus in CORPORA:
         base = ROOT / "fixtures" / corpus
-        classifier = Classifier(
-            rules, load_registry(base / "tenants.yaml"), "privacy@carerix.com", scan=False
-        )
+        registry = load_registry(base / "tenants.yaml")
+        tenants = {t.id for t in registry.tenants}
+        classifier = Classifier(rules, registry, "privacy@carerix.com", scan=False)
         for line in (base / part / "labels.jsonl").read_text().splitlines():
             label = json.loads(line)
             got = classifier.classify((base / part / label["file"]).read_bytes())
@@ -81,12 +79,12 @@ def score(part: str) -> tuple[dict[str, Any], list[str]]:
             if got.auto_generated:
                 continue
             count["human alone"] += 1
-            did = action(got.category, got.tenant, False)
-            due = action(label["category"], label["tenant"], False)
-            if did != due:
+            # What the service would send (receipts left out: they promise nothing).
+            did = action(first_reply(got, tenants, receipt_for=()), got.tenant)
+            if did != due(label):
                 count["wrong action"] += 1
                 count["misroute"] += did.startswith("forward:")
-                misses.append(f"{corpus}/{label['file']}: did {did}, due {due}")
+                misses.append(f"{corpus}/{label['file']}: did {did}, due {due(label)}")
     summary = {
         "mails": count["mails"],
         "macro_f1": round(macro_f1(pairs), 3),
