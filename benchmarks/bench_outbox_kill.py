@@ -97,31 +97,17 @@ def killer(kill: Kill, done: threading.Event) -> None:
 
 
 def queue_mails(url: str, trial: int) -> list[str]:
-    import datetime as dt
-
     from sqlalchemy.orm import Session
 
+    from tests.reply.test_outbox import a_case
     from worker.reply.outbox import queue
-    from worker.store.models import Case, now, open_store
+    from worker.store.models import open_store
 
     engine = open_store(url)
     ids = []
     with Session(engine) as session:
         for n in range(MAILS):
-            stamp = now()
-            case = Case(
-                reference=f"PRIV-2026-{trial:04d}{n:02d}",
-                category="inspection",
-                status="open",
-                language="nl",
-                requester=f"person{trial}.{n}@example.nl",
-                subject="Inzage",
-                reasons=[],
-                id_findings={},
-                received_at=stamp,
-                due_at=stamp + dt.timedelta(days=28),
-            )
-            session.add(case)
+            case = a_case(session, trial * 100 + n)
             message = EmailMessage()
             message["From"], message["To"] = SENDER, case.requester
             message["Subject"] = f"Ontvangen [{case.reference}]"
