@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from email.message import EmailMessage
 from email.policy import default
 from pathlib import Path
 
@@ -80,16 +79,12 @@ def _reheaded(raw: bytes, n: int) -> bytes:
 
 
 def _mail(n: int, subject: str, text: str, *files: tuple[str, str, bytes]) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"Proef Persoon {n} <proef{n}@example.nl>"
-    message["To"] = "privacy@carerix.com"
-    message["Subject"] = subject
-    message["Message-ID"] = f"<soak-{n}@example.nl>"
-    message.set_content(text)
-    for name, kind, data in files:
-        main, _, sub = kind.partition("/")
-        message.add_attachment(data, maintype=main, subtype=sub, filename=name)
-    return message.as_bytes()
+    from tests.judge.scan.test_classify_scan import mail_with
+
+    sender = f"Proef Persoon {n} <proef{n}@example.nl>"
+    return mail_with(
+        *files, sender=sender, subject=subject, text=text, message_id=f"<soak-{n}@example.nl>"
+    )
 
 
 def _broken_mime(n: int) -> bytes:

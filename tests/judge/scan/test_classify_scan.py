@@ -22,13 +22,20 @@ PERSON = GENERATE.Person(
 REQUEST = "Graag wil ik inzage in mijn persoonsgegevens. Een kopie van mijn paspoort is bijgevoegd."
 
 
-def mail_with(*files: tuple[str, str, bytes]) -> bytes:
+def mail_with(
+    *files: tuple[str, str, bytes],
+    sender: str = "Jan de Proef <jan@example.nl>",
+    subject: str = "Inzageverzoek",
+    text: str = REQUEST,
+    message_id: str = "<scan-test@example.nl>",
+) -> bytes:
+    """A request mail with these files attached: (name, content type, bytes) each."""
     message = EmailMessage()
-    message["From"] = "Jan de Proef <jan@example.nl>"
+    message["From"] = sender
     message["To"] = "privacy@carerix.com"
-    message["Subject"] = "Inzageverzoek"
-    message["Message-ID"] = "<scan-test@example.nl>"
-    message.set_content(REQUEST)
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(text)
     for name, subtype, data in files:
         main, _, sub = subtype.partition("/")
         message.add_attachment(data, maintype=main, subtype=sub, filename=name)
