@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import make_mail
 from worker.judge.classify import Classifier
+from worker.judge.rules import RuleSet
+from worker.judge.tenants import Registry, Tenant
 
 
 def route(
@@ -117,13 +119,84 @@ def test_a_name_written_in_lower_case_is_only_weak_evidence(classifier: Classifi
 
 def test_an_agency_host_without_a_request_is_not_forwarded(classifier: Classifier) -> None:
     # Issue 13: a security report naming a customer's carerix.net host was forwarded to it.
+    # A host alone does not make the mail about the agency's data: a person looks.
     category, tenant, review, reasons = route(
         classifier,
         "Beste, op https://acme.carerix.net staat een verouderde versie van jQuery.",
         subject="Beveiliging",
     )
-    assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)
+    assert (category, tenant, review) == ("other", None, True)
+    assert any(r.startswith("names an agency but asks nothing") for r in reasons)
+
+
+def test_agency_words_without_a_request_still_go_to_a_person_as_routed(
+    classifier: Classifier,
+) -> None:
+    # The writer says her data is at an agency but the request is not recognised.
+    category, _, review, reasons = route(
+        classifier,
+        "Ik werkte via een uitzendbureau in Westland en kreeg een sms met een link. "
+        "Kunt u mij helpen?",
+    )
+    assert (category, review) == ("processor_routed", True)
     assert any(r.startswith("agency context but no request found") for r in reasons)
+
+
+@pytest.fixture(scope="module")
+def with_word_names(rules: RuleSet, registry: Registry) -> Classifier:
+    """The test registry plus agencies named with ordinary words ("Morgen", "Next Step")."""
+    extra = (
+        Tenant(
+            id="morgen",
+            name="Morgen B.V.",
+            aliases=["Morgen"],
+            domains=["morgen-werk.nl"],
+            carerix_hosts=["morgen.carerix.net"],
+            privacy_contact="privacy@morgen-werk.nl",
+            language="nl",
+        ),
+        Tenant(
+            id="next-step",
+            name="Next Step Ltd",
+            aliases=["Next Step"],
+            domains=["nextstep-jobs.example"],
+            carerix_hosts=["nextstep.carerix.net"],
+            privacy_contact="privacy@nextstep-jobs.example",
+            language="en",
+        ),
+    )
+    return Classifier(rules, Registry(tenants=(*registry.tenants, *extra)), "privacy@carerix.com")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Goedemorgen, tot morgen hoop ik: verwijder mijn gegevens uit jullie nieuwsbrief.",
+        "As a next step, please delete my details from your newsletter list.",
+    ],
+)
+def test_a_lower_case_name_that_is_an_ordinary_word_is_no_evidence(
+    with_word_names: Classifier, body: str
+) -> None:
+    # In lower case and not after "via", "bij", "at" and the like, it is the word.
+    category, tenant, review, reasons = route(with_word_names, body)
+    assert (category, tenant, review) == ("deletion", None, False)
+    assert not any("weak-name" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "tenant"),
+    [
+        ("Ik heb via morgen gewerkt als uitzendkracht. Verwijder mijn gegevens.", "morgen"),
+        ("I worked at next step as a temp worker. Please delete my data.", "next-step"),
+    ],
+)
+def test_a_lower_case_name_after_a_cue_is_weak_evidence(
+    with_word_names: Classifier, body: str, tenant: str
+) -> None:
+    category, found, review, reasons = route(with_word_names, body)
+    assert (category, found, review) == ("processor_routed", tenant, True)
+    assert any("weak-name" in r for r in reasons)
 
 
 def test_a_customer_host_only_in_a_link_routes_the_request(classifier: Classifier) -> None:

@@ -137,12 +137,19 @@ def _category(
     top, second = scores.get(best, 0.0), scores.get(runner_up, 0.0)
     processor = scores.get("processor-context", 0.0) + mail.tenant.processor_weight
     any_request = top >= t.intent or any(i in found for i in MANUAL_INTENTS)
-    if processor >= t.processor and (
-        any_request or mail.tenant.tenant or mail.tenant.unknown_hosts
-    ):
+    # Words alone ("staffing company", "onze kandidaten") beside as much of Carerix's own
+    # relation (its support portal, event, newsletter; the writer as its customer's user) say
+    # nothing certain about whose data it is: the request with a person checking, not a route.
+    ours = scores.get("controller-context", 0.0) + scores.get("customer-relation", 0.0)
+    mixed = not mail.tenant.evidence and t.processor <= processor < t.processor + ours
+    if processor >= t.processor and not mixed:
         # Only a request is forwarded on its own: an agency's host in a security report, or
         # its name in a misdirected job application, is for a person to look at.
         if not any_request:
+            # A name or host alone (a security report, a misdirected application) does not
+            # make a mail about an agency's data; the writer saying so does.
+            if scores.get("processor-context", 0.0) < t.processor:
+                return "other", ["names an agency but asks nothing of it: check who handles this"]
             return "processor_routed", [
                 "agency context but no request found: check before forwarding"
             ]
@@ -176,7 +183,7 @@ def _category(
         # Two strong requests in one mail: the category (and its reply) covers only one.
         close = "conflicting intents" if top - second < t.margin else "two requests"
         why.append(f"{close}: {best} {top:.1f} and {runner_up} {second:.1f}")
-    if t.processor * 0.8 <= processor < t.processor:
+    if mixed or t.processor * 0.8 <= processor < t.processor:
         why.append(f"some processor context ({processor:.1f}): check whose data this is")
     return best, why
 

@@ -18,6 +18,7 @@ CARERIX_NET = "carerix.net"
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 _LABEL_BEFORE = re.compile(r"([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.$")
 _WORDS = re.compile(r"[a-z0-9&'-]+")
+_ANY_WORDS = re.compile(r"\w+")
 # Evidence in these zones says the mail is about the customer; a signature only says who writes.
 # Misspelt names are looked for in the first part of a zone only: it is the slow search.
 FUZZY_MAX_CHARS = 5000
@@ -69,6 +70,7 @@ class TenantResolver:
         self.first_words = _first_words(registry.tenants)
         # A misspelt or lower-case name counts three quarters of a properly written one.
         self.fuzzy_weight = policy.tenant_evidence.name_in_text * 0.75
+        self.cues = frozenset(fold(c).lower() for c in policy.tenant_evidence.lowercase_name_cues)
         minimum = policy.tenant_evidence.fuzzy_min_length
         self.fuzzy_variants = {
             v: v.replace(" ", "") for v in self.variants if len(v) >= minimum and v.count(" ") <= 2
@@ -125,14 +127,24 @@ class TenantResolver:
                     if _word_at(lower, start, end + 1):
                         found = text[start : end + 1]
                         # Written all in lower case, a name is as likely an ordinary word or
-                        # phrase ("next step", "morgen") as the customer: weak evidence.
-                        kind = "weak-name" if found.islower() else "name"
+                        # phrase ("the next step", "goedemorgen") as the customer: weak
+                        # evidence, and none at all without a word that puts an organisation
+                        # there ("via flexpower").
+                        kind = "name"
+                        if found.islower():
+                            if not self._cued(lower, start):
+                                continue
+                            kind = "weak-name"
                         for tenant in self.variants[key]:
                             yield Evidence(tenant, kind, zone, found, (start, end + 1))
                 elif _host_at(lower, start, end + 1):
                     owner = self.hosts.get(key) or self.domains.get(key)
                     if owner:
                         yield Evidence(owner, "host" if key in self.hosts else "domain", zone, key)
+
+    def _cued(self, text: str, start: int) -> bool:
+        words = _ANY_WORDS.findall(text[max(0, start - 24) : start])
+        return bool(words) and words[-1] in self.cues
 
     def _fuzzy_evidence(self, zones: Zones) -> list[Evidence]:
         # Spaces are ignored ("Zorg Select", "Bright Path"), and a misspelt name that also holds

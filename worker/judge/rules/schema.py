@@ -136,6 +136,7 @@ class Negation(Strict):
     after: list[str]
     not_negations: list[str] = Field(default_factory=list)
     hedges: list[str] = Field(default_factory=list)
+    not_hedges: list[str] = Field(default_factory=list)
 
 
 class TenantEvidence(Strict):
@@ -147,6 +148,9 @@ class TenantEvidence(Strict):
     domain_in_text: float
     fuzzy_min_score: float = Field(ge=50, le=100)
     fuzzy_min_length: int = Field(ge=3)
+    # The word just before a name written all in lower case that makes it an organisation
+    # ("via flexpower", "bij werkwijs"); without one it is taken for an ordinary word.
+    lowercase_name_cues: list[str] = Field(min_length=1)
 
 
 class PolicyFile(Strict):
