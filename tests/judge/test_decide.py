@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+import pytest
+
 from tests.conftest import make_mail
 from worker.judge.classify import Classifier
 
@@ -124,3 +126,116 @@ def test_a_customer_s_contact_person_naming_her_agency_is_ours_to_answer(
         "klantbestand.",
     )
     assert category == "deletion"
+
+
+def test_agency_words_beside_carerix_s_own_relation_are_the_request_reviewed(
+    classifier: Classifier,
+) -> None:
+    # "staffing company" says where the writer worked, not whose data: the support portal is
+    # Carerix's own. No agency from the registry is named, so no route: the request, checked.
+    category, review, reasons = decide(
+        classifier,
+        "I used to be a Carerix admin user at a staffing company. Please delete my support "
+        "portal account and my support tickets.",
+        subject="Delete my account",
+    )
+    assert (category, review) == ("deletion", True)
+    assert any(r.startswith("some processor context") for r in reasons)
+
+
+def test_registered_with_an_address_is_no_agency_context(classifier: Classifier) -> None:
+    category, review, reasons = decide(
+        classifier,
+        "I attended your webinar and registered with this email address. "
+        "Please send me a copy of my personal data.",
+        subject="Access request",
+    )
+    assert (category, review) == ("inspection", False)
+    assert not any("processor" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "subject"),
+    [
+        (
+            "Yes, it is me; my ID copy with the number blacked out is attached.\n\n"
+            "From: Carerix Privacy <privacy@carerix.com>\nSent: Monday\n"
+            "Subject: PRIV-2026-000112\n\nWe received your request to delete your data. "
+            "Please confirm your identity.",
+            "RE: PRIV-2026-000112",
+        ),
+        (
+            "Hierbij mijn rijbewijs, zoals gevraagd.\n\n"
+            "Op 12 feb. 2026 schreef Carerix Privacy <privacy@carerix.com>:\n"
+            "> Wij hebben uw verzoek tot verwijdering van uw gegevens ontvangen.\n"
+            "> Stuurt u een kopie van uw identiteitsbewijs?",
+            "Re: [PRIV-2026-000087] Uw verzoek",
+        ),
+    ],
+)
+def test_an_answer_to_our_mail_is_about_the_request_it_quotes(
+    classifier: Classifier, body: str, subject: str
+) -> None:
+    category, _, reasons = decide(classifier, body, subject=subject)
+    assert category == "deletion"
+    assert any("in our quoted mail" in r for r in reasons)
+
+
+def test_a_request_of_one_s_own_beats_the_one_our_mail_quotes(classifier: Classifier) -> None:
+    category, _, _ = decide(
+        classifier,
+        "Please correct my surname, it is Smit and not Smid.\n\n"
+        "From: Carerix Privacy <privacy@carerix.com>\nSent: Monday\n\n"
+        "We received your request to delete your data.",
+        subject="RE: PRIV-2026-000112",
+    )
+    assert category == "correction"
+
+
+def test_the_same_quote_from_someone_else_stays_quoted(classifier: Classifier) -> None:
+    # Only our own mail names the writer's request; another's quoted words are context.
+    _, _, reasons = decide(
+        classifier,
+        "Ik stuur dit even door ter info.\n\n"
+        "Op 12 feb. 2026 schreef Piet <piet@example.nl>:\n"
+        "> Ik wil dat mijn gegevens verwijderd worden.",
+        subject="Re: vraag",
+    )
+    assert not any("our quoted mail" in r for r in reasons)
+
+
+def test_a_security_researcher_s_report_is_reviewed_as_a_possible_breach(
+    classifier: Classifier,
+) -> None:
+    category, review, reasons = decide(
+        classifier,
+        "Ik ben ethisch hacker. De loginpagina geeft een andere melding voor een bestaand "
+        'e-mailadres ("wachtwoord onjuist") dan voor een onbekend adres. Hebben jullie een '
+        "responsible disclosure-programma?",
+        subject="Beveiligingsprobleem",
+    )
+    assert (category, review) == ("other", True)
+    assert any("possible breach" in r for r in reasons)
+    assert not any(r.startswith("nl-correction") for r in reasons)
+
+
+def test_dsar_as_a_topic_in_a_sales_pitch_is_no_request(classifier: Classifier) -> None:
+    category, _, reasons = decide(
+        classifier,
+        "Most teams spend hours on access requests. Our platform automates them. Happy to "
+        'discuss a demo. Not interested? Reply "no".',
+        subject="Automate your DSAR workload",
+    )
+    assert category == "other"
+    assert not any(r.startswith("en-inspection") for r in reasons)
+
+
+def test_a_polite_if_is_no_condition(classifier: Classifier) -> None:
+    # "If you could fix this" asks; "if this leads to" only says what may come.
+    _, _, polite = decide(
+        classifier,
+        "I entered my surname wrong. If you could fix this please, I would appreciate it.",
+    )
+    _, _, conditional = decide(classifier, "Maybe I will ask you to fix this later.")
+    assert any(r.startswith("en-correction-verb") and "conditional" not in r for r in polite)
+    assert any(r.startswith("en-correction-verb") and "conditional" in r for r in conditional)

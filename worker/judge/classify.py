@@ -6,7 +6,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from worker.judge.decide import Decision, Enriched, IdDocument, decide
+from worker.judge.decide import REQUEST_CATEGORIES, Decision, Enriched, IdDocument, decide
 from worker.judge.language import LanguageDetector
 from worker.judge.mail import ParsedMail, parse_mail
 from worker.judge.payloads import Attachment, sniff
@@ -73,6 +73,8 @@ class Classifier:
         zones = self._own_forward_as_quote(split_zones(mail.subject, mail.text, self.rules.markers))
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
         hits = self._hits(texts)
+        if self._answers_our_mail(zones):
+            hits = self._our_case(hits)
         own = texts["subject"] + " " + texts["new"]
         rest = texts["forwarded"] + " " + texts["quoted"]
         language = self.languages.guess_mail(own, rest, mail.sender)
@@ -110,6 +112,32 @@ class Classifier:
             positive = [hit for hit in found[index] if not hit.negated]
             hits.append(max(positive, key=lambda hit: hit.score) if positive else found[index][0])
         return tuple(hits)
+
+    def _answers_our_mail(self, zones: Zones) -> bool:
+        # The quote starts with a mail from us ("Op ... schreef Carerix Privacy
+        # <privacy@carerix.com>"): the writer answers what we asked about her request.
+        head = "\n".join(zones.quoted.splitlines()[:12]).lower()
+        return any(f"@{domain}" in head for domain in self.rules.policy.own_domains)
+
+    def _our_case(self, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
+        # "Here is my ID as you asked; please go ahead" asks nothing new: the request is the one
+        # our quoted mail names, so its words count as much as a forwarded request's. A new
+        # request in the writer's own words decides instead.
+        policy = self.rules.policy
+        asked = sum(
+            h.score
+            for h in hits
+            if h.target in REQUEST_CATEGORIES and h.zone != "quoted" and not h.negated
+        )
+        if asked >= policy.thresholds.intent:
+            return hits
+        scale = self.zone_weights["forwarded"] / self.zone_weights["quoted"]
+        return tuple(
+            dataclasses.replace(h, zone="our quoted mail", score=round(h.score * scale, 2))
+            if h.zone == "quoted" and h.target in REQUEST_CATEGORIES
+            else h
+            for h in hits
+        )
 
     def _own_forward_as_quote(self, zones: Zones) -> Zones:
         # A forward of a mail we sent ("Van: events@carerix.com") is our text, like a quote: a

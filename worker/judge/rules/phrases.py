@@ -43,6 +43,7 @@ class NegationCheck:
     after: re.Pattern[str]
     not_negations: re.Pattern[str]
     hedges: re.Pattern[str]
+    not_hedges: re.Pattern[str]
     words_before: int
     words_after: int
 
@@ -57,6 +58,7 @@ class NegationCheck:
             words(spec.after),
             words(spec.not_negations),
             words(spec.hedges),
+            words(spec.not_hedges),
             spec.words_before,
             spec.words_after,
         )
@@ -78,7 +80,8 @@ class NegationCheck:
     def hedged(self, text: str, start: int) -> bool:
         """Whether a conditional word stands shortly before the phrase in its clause."""
         before = _clause_tail(text[max(0, start - 120) : start], self.words_before + 2)
-        return bool(self.hedges.search(f" {before} "))
+        # "If you could fix this" is a polite request, not a condition.
+        return bool(self.hedges.search(self.not_hedges.sub(" ", f" {before} ")))
 
 
 def _clause_tail(text: str, words: int) -> str:
