@@ -216,3 +216,30 @@ def test_a_customer_host_only_in_a_link_routes_the_request(classifier: Classifie
     decision = classifier.classify(message.as_bytes())
     assert (decision.category, decision.tenant) == ("processor_routed", "acme-staffing")
     assert any("host \u201cacme.carerix.net\u201d in link" in r for r in decision.reasons)
+
+
+def test_an_agency_in_the_quoted_mail_of_another_is_evidence(classifier: Classifier) -> None:
+    # The writer answers the agency's roster mail (its signature names the agency) and sends it
+    # to us: the request is about the agency's data, never Carerix's to acknowledge.
+    body = (
+        "Verwijder mijn gegevens, ik werk daar niet meer.\n\n"
+        "-----Oorspronkelijk bericht-----\nVan: Karin\nOnderwerp: Uren\n\n"
+        "Hoi, vergeet je uren niet.\n\nMet vriendelijke groet,\nKarin Bos\n"
+        "Intercedent | Flexwerk Zuid\n"
+    )
+    category, tenant, _, reasons = route(classifier, body)
+    assert (category, tenant) == ("processor_routed", "flexwerk-zuid")
+    assert any("quoted mail of another" in r for r in reasons)
+
+
+def test_an_agency_in_our_own_quoted_mail_counts_half(classifier: Classifier) -> None:
+    # "We forwarded your request to Flexwerk Zuid" quoted under a thank-you is no new request
+    # about the agency's data.
+    body = (
+        "Dank voor uw bericht, ik wil ook graag mijn gegevens bij jullie verwijderd hebben.\n\n"
+        "Op 3 mrt. 2026 schreef Carerix Privacy <privacy@carerix.com>:\n"
+        "> Wij hebben uw verzoek doorgestuurd naar Flexwerk Zuid.\n"
+    )
+    category, _, _, reasons = route(classifier, body, subject="Re: PRIV-2026-000001")
+    assert category == "deletion"
+    assert not any("quoted mail of another" in r for r in reasons)

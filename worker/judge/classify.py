@@ -73,7 +73,8 @@ class Classifier:
         zones = self._own_forward_as_quote(split_zones(mail.subject, mail.text, self.rules.markers))
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
         hits = self._hits(texts)
-        if self._answers_our_mail(zones):
+        ours = self._answers_our_mail(zones)
+        if ours:
             hits = self._our_case(hits)
         own = texts["subject"] + " " + texts["new"]
         rest = texts["forwarded"] + " " + texts["quoted"]
@@ -87,6 +88,7 @@ class Classifier:
                 mail,
                 zones,
                 fuzzy=self._fuzzy_can_matter(hits),
+                quote_is_ours=ours,
             ),
             language=language.reply,
             id_document=self._id_document(mail, hits),

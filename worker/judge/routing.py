@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ _ANY_WORDS = re.compile(r"\w+")
 # Misspelt names are looked for in the first part of a zone only: it is the slow search.
 FUZZY_MAX_CHARS = 5000
 _TOPIC_ZONES = ("subject", "new", "forwarded", "quoted")
+# A quote of someone else's mail (not ours) is part of what the writer sends us.
+_THEIR_QUOTE = "quoted mail of another"
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,25 @@ class TenantResolver:
         }
         self.finder = _finder(self.variants, [*self.hosts, *self.domains, CARERIX_NET])
 
-    def resolve(self, mail: ParsedMail, zones: Zones, fuzzy: bool = True) -> TenantMatch:
+    def resolve(
+        self, mail: ParsedMail, zones: Zones, fuzzy: bool = True, quote_is_ours: bool = False
+    ) -> TenantMatch:
         """Collects evidence and answers a tenant only when exactly one fits. Misspelt names
-        are looked for only when `fuzzy` (the caller saw agency context): it is the slow part."""
+        are looked for only when `fuzzy` (the caller saw agency context): it is the slow part.
+        A name in a quote counts half when the quote is our own mail (`quote_is_ours`: "we
+        forwarded your request to X"); in another's quote (the agency's roster mail the
+        writer answers, with its signature) it counts in full."""
         unknown: set[str] = set()
         evidence = [
             *self._address_evidence(mail),
             *self._text_evidence(zones, unknown),
             *self._link_evidence(mail),
         ]
+        if not quote_is_ours:
+            evidence = [
+                dataclasses.replace(e, zone=_THEIR_QUOTE) if e.zone == "quoted" else e
+                for e in evidence
+            ]
         if not evidence and fuzzy and self.variants:
             evidence = self._fuzzy_evidence(zones)
         evidence = _drop_shadowed(evidence)
