@@ -1,4 +1,4 @@
-"""Scores the classifier on the blind corpora (fixtures/blind-a, fixtures/blind-b): mails written
+"""Scores the classifier on the blind corpora (fixtures/blind-a, -b and -c): mails written
 and labelled by helpers who had read neither the rules nor the fixtures.
 
     .venv/bin/python -m benchmarks.score_blind            # dev parts: scores and every miss
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ("blind-a", "blind-b")
+CORPORA = ("blind-a", "blind-b", "blind-c")
 CLASSES = ("inspection", "correction", "deletion", "processor_routed", "other")
 REQUESTS = ("inspection", "correction", "deletion")
 
@@ -45,7 +45,7 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     return sum(scores) / len(scores)
 
 
-def score(part: str) -> tuple[dict[str, Any], list[str]]:
+def score(part: str, corpora: tuple[str, ...] = CORPORA) -> tuple[dict[str, Any], list[str]]:
     from worker.judge.classify import Classifier
     from worker.judge.rules import load_rules
     from worker.judge.tenants import load_registry
@@ -55,7 +55,7 @@ def score(part: str) -> tuple[dict[str, Any], list[str]]:
     pairs: list[tuple[str, str]] = []
     count: Counter[str] = Counter()
     misses: list[str] = []
-    for corpus in CORPORA:
+    for corpus in corpora:
         base = ROOT / "fixtures" / corpus
         registry = load_registry(base / "tenants.yaml")
         tenants = {t.id for t in registry.tenants}
@@ -103,8 +103,10 @@ def score(part: str) -> tuple[dict[str, Any], list[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--holdout", action="store_true", help="the held-out parts: summary only")
+    parser.add_argument("--corpus", action="append", choices=CORPORA, help="only these corpora")
     args = parser.parse_args()
-    summary, details = score("holdout" if args.holdout else "dev")
+    corpora = tuple(args.corpus or CORPORA)
+    summary, details = score("holdout" if args.holdout else "dev", corpora)
     if not args.holdout:
         print("\n".join(details))
     print(json.dumps(summary))
