@@ -243,3 +243,29 @@ def test_an_agency_in_our_own_quoted_mail_counts_half(classifier: Classifier) ->
     category, _, _, reasons = route(classifier, body, subject="Re: PRIV-2026-000001")
     assert category == "deletion"
     assert not any("quoted mail of another" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Dzień dobry, pracowałam przez Flexwerk Zuid w Helmond. Proszę usunąć moje dane.",
+        "Bună ziua, lucrez prin Flexwerk Zuid în Groningen. Vă rog să ștergeți datele mele.",
+        "Merhaba, Flexwerk Zuid üzerinden calistim. Lütfen verilerimi silin.",  # dotless i left out
+    ],
+)
+def test_a_name_after_through_in_any_language_routes_alone(
+    classifier: Classifier, body: str
+) -> None:
+    # "via", "przez", "prin", "üzerinden": the data came through that agency, whatever
+    # language the rest is in.
+    category, tenant, review, reasons = route(classifier, body)
+    assert (category, tenant, review) == ("processor_routed", "flexwerk-zuid", False)
+    assert any("worked or applied through it" in r for r in reasons)
+
+
+def test_a_name_after_at_is_not_enough_to_route_alone(classifier: Classifier) -> None:
+    # "I work at X" may be X's own employee writing about Carerix's newsletter: a person looks.
+    category, _, review, _ = route(
+        classifier, "Ik werk bij Flexwerk Zuid. Verwijder mijn gegevens uit jullie nieuwsbrief."
+    )
+    assert (category, review) == ("processor_routed", True)

@@ -13,7 +13,7 @@ from rapidfuzz import fuzz, process
 from worker.judge.mail import ParsedMail
 from worker.judge.rules.schema import PolicyFile
 from worker.judge.tenants import Registry, Tenant
-from worker.judge.zones import Zones, fold
+from worker.judge.zones import Zones, fold, normalize
 
 CARERIX_NET = "carerix.net"
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
@@ -37,6 +37,7 @@ class Evidence:
     zone: str
     text: str
     span: tuple[int, int] = (0, 0)
+    through: bool = False  # right after "via", "through", "przez", ...
 
     @property
     def strong(self) -> bool:
@@ -45,7 +46,8 @@ class Evidence:
 
     def describe(self) -> str:
         """How staff see this evidence in a reason."""
-        return f"{self.kind} \u201c{self.text}\u201d in {self.zone}"
+        through = " (worked or applied through it)" if self.through else ""
+        return f"{self.kind} \u201c{self.text}\u201d in {self.zone}{through}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,10 @@ class TenantResolver:
         self.first_words = _first_words(registry.tenants)
         # A misspelt or lower-case name counts three quarters of a properly written one.
         self.fuzzy_weight = policy.tenant_evidence.name_in_text * 0.75
-        self.cues = frozenset(fold(c).lower() for c in policy.tenant_evidence.lowercase_name_cues)
+        evidence = policy.tenant_evidence
+        self.cues = frozenset(normalize(c) for c in evidence.lowercase_name_cues)
+        self.through_before = frozenset(normalize(c) for c in evidence.through_before)
+        self.through_after = frozenset(normalize(c) for c in evidence.through_after)
         minimum = policy.tenant_evidence.fuzzy_min_length
         self.fuzzy_variants = {
             v: v.replace(" ", "") for v in self.variants if len(v) >= minimum and v.count(" ") <= 2
@@ -148,8 +153,9 @@ class TenantResolver:
                             if not self._cued(lower, start):
                                 continue
                             kind = "weak-name"
+                        through = self._through(lower, start, end + 1)
                         for tenant in self.variants[key]:
-                            yield Evidence(tenant, kind, zone, found, (start, end + 1))
+                            yield Evidence(tenant, kind, zone, found, (start, end + 1), through)
                 elif _host_at(lower, start, end + 1):
                     owner = self.hosts.get(key) or self.domains.get(key)
                     if owner:
@@ -158,6 +164,13 @@ class TenantResolver:
     def _cued(self, text: str, start: int) -> bool:
         words = _ANY_WORDS.findall(text[max(0, start - 24) : start])
         return bool(words) and words[-1] in self.cues
+
+    def _through(self, text: str, start: int, end: int) -> bool:
+        before = _ANY_WORDS.findall(text[max(0, start - 24) : start])
+        after = _ANY_WORDS.findall(text[end : end + 24])
+        return (bool(before) and before[-1] in self.through_before) or (
+            bool(after) and after[0] in self.through_after
+        )
 
     def _fuzzy_evidence(self, zones: Zones) -> list[Evidence]:
         # Spaces are ignored ("Zorg Select", "Bright Path"), and a misspelt name that also holds
@@ -249,6 +262,8 @@ class TenantResolver:
             "fuzzy": self.fuzzy_weight,
         }
         weight = by_kind[evidence.kind]
+        if evidence.through and evidence.kind == "name":
+            weight += policy.through_name
         return weight * 0.5 if evidence.zone == "quoted" else weight
 
 

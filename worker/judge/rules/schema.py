@@ -151,6 +151,11 @@ class TenantEvidence(Strict):
     # The word just before a name written all in lower case that makes it an organisation
     # ("via flexpower", "bij werkwijs"); without one it is taken for an ordinary word.
     lowercase_name_cues: list[str] = Field(min_length=1)
+    # A name right after "via", "through", "przez" ... (or before "üzerinden") says the writer
+    # worked or applied through that agency: this much processor context on top of the name.
+    through_name: float = 0.0
+    through_before: list[str] = Field(default_factory=list)
+    through_after: list[str] = Field(default_factory=list)
 
 
 class PolicyFile(Strict):
