@@ -239,3 +239,60 @@ def test_a_polite_if_is_no_condition(classifier: Classifier) -> None:
     _, _, conditional = decide(classifier, "Maybe I will ask you to fix this later.")
     assert any(r.startswith("en-correction-verb") and "conditional" not in r for r in polite)
     assert any(r.startswith("en-correction-verb") and "conditional" in r for r in conditional)
+
+
+def test_the_text_takes_back_what_the_subject_asks(classifier: Classifier) -> None:
+    # Subject "delete", text "first an overview; do NOT delete yet": the body decides, and a
+    # person checks.
+    category, review, reasons = decide(
+        classifier,
+        "Voordat jullie iets verwijderen: ik wil eerst een overzicht van alles wat jullie over "
+        "mij hebben. Dus nog NIET verwijderen graag.",
+        subject="Verwijder mijn gegevens",
+    )
+    assert (category, review) == ("inspection", True)
+    assert any(r.startswith("the text takes back the deletion") for r in reasons)
+
+
+def test_a_subject_the_text_agrees_with_stands(classifier: Classifier) -> None:
+    category, review, _ = decide(
+        classifier, "Graag al mijn gegevens verwijderen.", subject="Verwijder mijn gegevens"
+    )
+    assert (category, review) == ("deletion", False)
+
+
+def test_an_address_in_the_sentence_does_not_end_it(classifier: Classifier) -> None:
+    # The dots of "oud@werk.example" and "a.u.b." once cut the sentence, so "verwijderen en
+    # vervangen door" was read as a deletion.
+    category, _, _ = decide(
+        classifier,
+        "Kunnen jullie a.u.b. mijn oude e-mailadres (jan.de.vries@oudwerk.example) verwijderen "
+        "en vervangen door dit adres? Ik wil de nieuwsbrief blijven ontvangen.",
+        subject="Nieuwsbrief",
+    )
+    assert category == "correction"
+
+
+def test_mail_from_an_agency_s_carerix_is_agency_context(classifier: Classifier) -> None:
+    # A job alert "powered by Carerix" from an agency the writer cannot name: the agency's
+    # data, routed by hand; never acknowledged as Carerix's own.
+    category, review, _ = decide(
+        classifier,
+        "I keep getting job alerts, at the bottom it says powered by Carerix. There is no "
+        "agency name in them. Who has my data and can I have it removed?",
+        subject="Who are you",
+    )
+    assert (category, review) == ("processor_routed", True)
+
+
+def test_a_thank_you_under_our_done_mail_is_no_request(classifier: Classifier) -> None:
+    # Nothing of the request in the writer's own words: our quoted words stay quoted.
+    category, _, reasons = decide(
+        classifier,
+        "Top, bedankt voor de snelle afhandeling!\n\n"
+        "Op 26 okt. 2026 schreef Carerix Privacy <privacy@carerix.com>:\n"
+        "> Uw verzoek tot verwijdering van uw persoonsgegevens hebben wij uitgevoerd.",
+        subject="Re: Uw verzoek tot verwijdering [PRIV-2026-000113]",
+    )
+    assert category == "other"
+    assert not any("our quoted mail" in r for r in reasons)

@@ -72,7 +72,7 @@ class Classifier:
         auto = self._auto_reasons(mail)
         zones = self._own_forward_as_quote(split_zones(mail.subject, mail.text, self.rules.markers))
         texts = {zone: normalize(zones.get(zone)) for zone in ZONES}
-        hits = self._hits(texts)
+        hits, back = self._hits(texts)
         ours = self._answers_our_mail(zones)
         if ours:
             hits = self._our_case(hits)
@@ -93,9 +93,13 @@ class Classifier:
             language=language.reply,
             id_document=self._id_document(mail, hits),
             problems=mail.problems,
+            doubts=tuple(
+                f"the text takes back the {target} the subject asks: the text decides"
+                for target in sorted(back)
+            ),
         )
 
-    def _hits(self, texts: dict[str, str]) -> tuple[Hit, ...]:
+    def _hits(self, texts: dict[str, str]) -> tuple[tuple[Hit, ...], set[str]]:
         # Each rule counts once: in the zone where it weighs most. Rules whose leading words
         # are absent from a zone are not run there (the gate): that halves the time per mail.
         found: dict[int, list[Hit]] = {}
@@ -109,11 +113,32 @@ class Classifier:
                     hit = rule.check(zone, text, weight, self.rules.negation, start)
                     if hit is not None:
                         found.setdefault(index, []).append(hit)
-        hits: list[Hit] = []
+        back = self._taken_back(found, texts["new"])
+        chosen: list[Hit] = []
         for index in sorted(found):
-            positive = [hit for hit in found[index] if not hit.negated]
-            hits.append(max(positive, key=lambda hit: hit.score) if positive else found[index][0])
-        return tuple(hits)
+            positive = [h for h in found[index] if not h.negated]
+            if back:
+                positive = [h for h in positive if not (h.zone == "subject" and h.target in back)]
+            chosen.append(max(positive, key=lambda h: h.score) if positive else found[index][0])
+        return tuple(chosen), back
+
+    def _taken_back(self, found: dict[int, list[Hit]], new: str) -> set[str]:
+        # The request types the subject asks and the new text takes back: subject "Verwijder
+        # mijn gegevens", text "eerst een overzicht ... dus nog NIET verwijderen". The body
+        # decides: the subject's words go, and a person checks.
+        asked = {
+            index: h.target
+            for index, hits in found.items()
+            for h in hits
+            if h.zone == "subject" and not h.negated and h.target in REQUEST_CATEGORIES
+        }
+        if not asked or not new:
+            return set()
+        return {
+            target
+            for index, target in asked.items()
+            if self.rules.phrases[index].denied(new, self.rules.negation)
+        }
 
     def _answers_our_mail(self, zones: Zones) -> bool:
         # The quote starts with a mail from us ("Op ... schreef Carerix Privacy
@@ -131,7 +156,14 @@ class Classifier:
             for h in hits
             if h.target in REQUEST_CATEGORIES and h.zone != "quoted" and not h.negated
         )
-        if asked >= policy.thresholds.intent:
+        # A thank-you under our "done" mail continues nothing: the writer must say something
+        # of the request herself (a word of it, or the ID copy she sends).
+        acting = any(
+            h.zone in ("subject", "new") and not h.negated
+            for h in hits
+            if h.target in (*REQUEST_CATEGORIES, "id-copy")
+        )
+        if asked >= policy.thresholds.intent or not acting:
             return hits
         scale = self.zone_weights["forwarded"] / self.zone_weights["quoted"]
         return tuple(

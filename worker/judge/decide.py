@@ -41,6 +41,8 @@ class Enriched:
     language: str
     id_document: IdDocument
     problems: tuple[str, ...]
+    # What the enrich step saw that a person must check ("the text takes back the subject").
+    doubts: tuple[str, ...] = ()
 
     def score(self, target: str) -> float:
         """The summed weight of all non-negated hits for a target."""
@@ -69,6 +71,7 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
     found = tuple(i for i in intents if scores.get(i, 0.0) >= thresholds.intent)
     reasons = [h.reason() for h in sorted(mail.hits, key=lambda h: -h.score)]
     review: list[str] = [f"parse problem: {p}" for p in mail.problems]
+    review.extend(mail.doubts)
     if mail.auto_reasons:
         review.extend(_machine_review(mail, scores, thresholds))
         return Decision(
@@ -146,6 +149,9 @@ def _category(
         # Only a request is forwarded on its own: an agency's host in a security report, or
         # its name in a misdirected job application, is for a person to look at.
         if not any_request:
+            # A breach report or complaint that mentions agencies is that report.
+            if any(scores.get(s, 0.0) >= t.signal for s in ("breach", "complaint")):
+                return "other", []
             # A name or host alone (a security report, a misdirected application) does not
             # make a mail about an agency's data; the writer saying so does.
             if scores.get("processor-context", 0.0) < t.processor:

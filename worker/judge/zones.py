@@ -44,8 +44,26 @@ def fold(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """Lower-cased, accent-folded text with runs of white space made one space."""
-    return " ".join(fold(text).lower().split())
+    """Lower-cased, accent-folded text with runs of white space made one space, in which
+    phrases can run on: an address or link is one dotless word, and the dots of "a.u.b.",
+    "i.p.v." or "e.g." are dropped, so none of them ends a sentence ("kunnen jullie
+    oud@example.nl verwijderen en vervangen door ...")."""
+    text = " ".join(fold(text).lower().split())
+    if "@" in text:
+        text = _ADDRESS.sub("xaddressx", text)
+    if "." in text:
+        text = _LINK.sub("xlinkx", text)
+        text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
+    return text
+
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_LINK = re.compile(
+    r"(?:https?://|www\.)\S+|\b(?:[a-z0-9-]+\.)+(?:nl|com|net|org|be|de|eu|io|example|info|uk"
+    r"|fr|pl|ro|es|it|pt)\b(?:/\S*)?"
+)
+# Two or more single letters each followed by a dot: "a.u.b.", "i.p.v.", "b.v.", "e.g.".
+_DOTTED = re.compile(r"\b(?:[a-z]\.){2,}")
 
 
 @dataclass(frozen=True)

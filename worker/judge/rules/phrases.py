@@ -127,6 +127,12 @@ class PhraseRule:
             tuple(patterns),
         )
 
+    def denied(self, text: str, negation: NegationCheck) -> bool:
+        """Whether any match in the text is negated ("dus nog NIET verwijderen")."""
+        return self.negatable and any(
+            negation.negates(text, m.start(), m.end()) for m in self.pattern.finditer(text)
+        )
+
     def check(
         self, zone: str, text: str, zone_weight: float, negation: NegationCheck, start: int = 0
     ) -> Hit | None:
