@@ -296,3 +296,27 @@ def test_a_thank_you_under_our_done_mail_is_no_request(classifier: Classifier) -
     )
     assert category == "other"
     assert not any("our quoted mail" in r for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "language"),
+    [
+        # "en" (Spanish "in") and "de" are Dutch words too: Spanish and Turkish get English.
+        (
+            "Hola buenas, soy de Sevilla y quiero trabajar en Holanda en hosteleria. Tienen "
+            "ofertas? Les adjunto mi CV.",
+            "en",
+        ),
+        (
+            "Merhaba, Havenstaf uzerinden Rotterdam'da cal\u0131s\u0131yorum. Sistemdeki banka hesap "
+            "numaram yanl\u0131s, adresim de hala eski.",
+            "en",
+        ),
+        ("Zie bijgevoegde brief.", "nl"),
+    ],
+)
+def test_the_reply_language_of_short_and_foreign_mail(
+    classifier: Classifier, body: str, language: str
+) -> None:
+    decision = classifier.classify(make_mail(body, subject="Vraag", sender="x@example.com"))
+    assert decision.language == language

@@ -107,6 +107,14 @@ CASES: dict[str, tuple[bytes, bytes]] = {
         mail(subject="Automatisch antwoord: Uw verzoek"),
         mail(subject="Out of office next week - please delete my data first"),
     ),
+    "ticket-received-subject": (
+        mail(subject="Your request has been received [Request #48213]"),
+        mail(subject="Re: Your request has been received [Request #48213]"),
+    ),
+    "ticket-reply-marker-body": (
+        mail(body="##- Please type your reply above this line -##\n\nHello, we received it."),
+        mail(body="Hello,\n\nplease delete my data. ##- not a marker"),
+    ),
     "read-receipt-subject": (
         mail(subject="Gelezen: Uw verzoek"),
         mail(subject="Gelezen en begrepen"),
@@ -154,6 +162,9 @@ def test_mail_from_our_own_address_is_a_loop(classifier: Classifier) -> None:
         ("mailer-daemon", mail(sender="no_reply@example.nl")),
         ("auto-reply-subject", mail(subject="Out of Office AutoReply: Uw verzoek")),
         ("auto-reply-subject", mail(subject="Autosvar: din begäran")),
+        ("auto-reply-subject", mail(subject="Ausência temporária")),
+        ("auto-reply-subject", mail(subject="Afwezig / Out of office")),
+        ("ticket-received-subject", mail(subject="Uw melding is ontvangen [ZD-771402]")),
     ],
 )
 def test_more_machine_senders_and_subjects(rule: str, hit: bytes) -> None:
