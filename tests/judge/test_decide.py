@@ -320,3 +320,15 @@ def test_the_reply_language_of_short_and_foreign_mail(
 ) -> None:
     decision = classifier.classify(make_mail(body, subject="Vraag", sender="x@example.com"))
     assert decision.language == language
+
+
+def test_their_system_is_an_agency_s_not_ours(classifier: Classifier) -> None:
+    # A client's contact person asks to be removed from the agency's system (no agency of
+    # the registry named): never acknowledged as Carerix's own.
+    category, review, _ = decide(
+        classifier,
+        "Ik word nog steeds gebeld door hun accountmanagers. Ik verzoek u mijn naam en "
+        "nummer uit hun systeem te verwijderen.",
+        subject="Verwijdering",
+    )
+    assert (category, review) == ("processor_routed", True)

@@ -269,3 +269,39 @@ def test_a_name_after_at_is_not_enough_to_route_alone(classifier: Classifier) ->
         classifier, "Ik werk bij Flexwerk Zuid. Verwijder mijn gegevens uit jullie nieuwsbrief."
     )
     assert (category, review) == ("processor_routed", True)
+
+
+def test_an_agency_only_in_an_attached_mail_routes_the_request(classifier: Classifier) -> None:
+    # The attached message/rfc822 is what the writer sends us, not her signature: its author
+    # and signature name the agency.
+    attached = EmailMessage()
+    attached["From"] = "Recruiter <recruiter@acme-staffing.nl>"
+    attached["Subject"] = "A role for you"
+    attached.set_content("Hi, I found your profile in our database.\n\nBest,\nAcme Staffing")
+    message = EmailMessage()
+    message["From"] = "Henk <henk@example.nl>"
+    message["To"] = "privacy@carerix.com"
+    message["Subject"] = "Where did you get my data?"
+    message.set_content(
+        "I got the attached mail from a recruiter. I would like to know what personal data "
+        "is stored about me.\n\nRegards,\nHenk"
+    )
+    message.add_attachment(attached)
+    decision = classifier.classify(message.as_bytes())
+    assert (decision.category, decision.tenant) == ("processor_routed", "acme-staffing")
+
+
+def test_our_address_inside_a_forwarded_agency_mail_does_not_make_it_ours(
+    classifier: Classifier,
+) -> None:
+    # The agency told the candidate to write to us: the forward is still the agency's mail,
+    # and the request in it counts as forwarded.
+    body = (
+        "Zie hieronder.\n\n---------- Forwarded message ---------\n"
+        "Van: Recruiter <r@acme-staffing.nl>\nSubject: Re: gesprek\n\n"
+        "Hoi, verwijderen gaat via Carerix: mail privacy@carerix.com.\n\n"
+        "> Ik wil dat jullie al mijn gegevens verwijderen.\n"
+    )
+    category, tenant, _, reasons = route(classifier, body, subject="Fwd: gesprek")
+    assert (category, tenant) == ("processor_routed", "acme-staffing")
+    assert any("in forwarded" in r and "deletion" in r for r in reasons)

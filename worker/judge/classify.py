@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +38,14 @@ class Scanner(Protocol):
     """Scans one file's bytes in at most `seconds` (an IsolatedScanner, say)."""
 
     def __call__(self, data: bytes, seconds: float) -> ScanResult: ...
+
+
+# The line of a quoted or forwarded mail that names its author.
+_AUTHOR_LINE = re.compile(
+    r"^\s*>?\s*(?:from|van|von|de|od|da|fra|fr[åa]n|afzender|sender)\s*:"
+    r"|\b(?:schreef|wrote|schrieb|a [ée]crit|escribi[óo]|ha scritto|napisa[łl]\w*|skrev)\b",
+    re.IGNORECASE,
+)
 
 
 class Classifier:
@@ -143,8 +152,7 @@ class Classifier:
     def _answers_our_mail(self, zones: Zones) -> bool:
         # The quote starts with a mail from us ("Op ... schreef Carerix Privacy
         # <privacy@carerix.com>"): the writer answers what we asked about her request.
-        head = "\n".join(zones.quoted.splitlines()[:12]).lower()
-        return any(f"@{domain}" in head for domain in self.rules.policy.own_domains)
+        return self._from_us(zones.quoted)
 
     def _our_case(self, hits: tuple[Hit, ...]) -> tuple[Hit, ...]:
         # "Here is my ID as you asked; please go ahead" asks nothing new: the request is the one
@@ -173,11 +181,19 @@ class Classifier:
             for h in hits
         )
 
+    def _from_us(self, text: str) -> bool:
+        # Who wrote a quoted or forwarded mail is in its header lines ("Van: ...", "Op ...
+        # schreef ..."): our address in its text ("mail privacy@carerix.com") says nothing.
+        for line in text.splitlines()[:12]:
+            if _AUTHOR_LINE.search(line):
+                low = line.lower()
+                return any(f"@{domain}" in low for domain in self.rules.policy.own_domains)
+        return False
+
     def _own_forward_as_quote(self, zones: Zones) -> Zones:
         # A forward of a mail we sent ("Van: events@carerix.com") is our text, like a quote: a
         # newsletter's "mail us to have your data deleted" must not count as the sender's wish.
-        head = "\n".join(zones.forwarded.splitlines()[:12]).lower()
-        if not any(f"@{domain}" in head for domain in self.rules.policy.own_domains):
+        if not self._from_us(zones.forwarded):
             return zones
         quoted = f"{zones.quoted}\n{zones.forwarded}".strip("\n")
         return dataclasses.replace(zones, quoted=quoted, forwarded="")

@@ -126,6 +126,7 @@ def _build(
     problems: list[str],
 ) -> ParsedMail:
     headers = _headers(message)
+    texts = _attached_as_forwards(message, texts)
     text = "\n\n".join(t for t in texts if t.strip())
     html_only = not text.strip() and bool(htmls)
     if html_only:
@@ -148,6 +149,37 @@ def _build(
         problems=tuple(problems),
         link_hosts=_link_hosts(htmls),
     )
+
+
+def _attached_as_forwards(message: email.message.Message, texts: list[str]) -> list[str]:
+    """The texts with an attached mail's (message/rfc822) text headed as a forward, its
+    author and subject included: it is what the writer sends us ("see the attached mail from
+    my agency"), not her own words or her signature."""
+    heads: dict[str, str] = {}
+    for part in _walk(message):
+        if part.get_content_type() != "message/rfc822" or not part.is_multipart():
+            continue
+        inner = part.get_payload(0)
+        if not isinstance(inner, email.message.Message):
+            continue
+        head = (
+            f"{_FORWARD_LINE}\nFrom: {decode_header(inner.get('from', ''))}\n"
+            f"Subject: {decode_header(inner.get('subject', ''))}\n\n"
+        )
+        for leaf in _walk(inner):
+            if leaf.get_content_type() == "text/plain":
+                try:
+                    body = leaf.get_payload(decode=True)
+                    charset = leaf.get_content_charset() or "utf-8"
+                    heads[bytes(body or b"").decode(charset, "replace").strip()] = head
+                except (LookupError, TypeError, ValueError):
+                    continue
+    if not heads:
+        return texts
+    return [heads.get(t.strip(), "") + t for t in texts]
+
+
+_FORWARD_LINE = "---------- Forwarded message ---------"
 
 
 def _link_hosts(htmls: list[str]) -> tuple[str, ...]:
