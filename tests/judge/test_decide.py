@@ -322,13 +322,45 @@ def test_the_reply_language_of_short_and_foreign_mail(
     assert decision.language == language
 
 
-def test_their_system_is_an_agency_s_not_ours(classifier: Classifier) -> None:
-    # A client's contact person asks to be removed from the agency's system (no agency of
-    # the registry named): never acknowledged as Carerix's own.
-    category, review, _ = decide(
+def test_their_system_is_not_acknowledged_as_ours(classifier: Classifier) -> None:
+    # "Their system" is often an agency's (a client's contact person asking to be removed
+    # from it), but may be a partner's: never acknowledged alone, a person checks whose.
+    category, review, reasons = decide(
         classifier,
-        "Ik word nog steeds gebeld door hun accountmanagers. Ik verzoek u mijn naam en "
-        "nummer uit hun systeem te verwijderen.",
+        "Ik word nog steeds gebeld door hun accountmanagers. Ik verzoek u mijn e-mailadres "
+        "uit hun systeem te verwijderen.",
         subject="Verwijdering",
     )
-    assert (category, review) == ("processor_routed", True)
+    assert (category, review) == ("deletion", True)
+    assert any(r.startswith("some processor context") for r in reasons)
+
+
+def test_a_question_that_says_it_is_no_request_is_other(classifier: Classifier) -> None:
+    category, _, _ = decide(
+        classifier,
+        "In jullie privacyverklaring staat dat een verzoek om inzage een kopie van een "
+        "identiteitsbewijs vraagt. Waarom? Ik doe (nog) geen verzoek, ik wil het begrijpen.",
+        subject="Vraag over jullie privacyverklaring",
+    )
+    assert category == "other"
+
+
+def test_a_company_s_billing_details_are_no_personal_data(classifier: Classifier) -> None:
+    category, _, _ = decide(
+        classifier,
+        "Please update the billing details on our Carerix account. Invoices should go to "
+        "finance@northgate.example from now on.",
+        subject="Updated billing details",
+    )
+    assert category == "other"
+
+
+def test_a_negation_after_hoeft_takes_the_deletion_back(classifier: Classifier) -> None:
+    category, review, reasons = decide(
+        classifier,
+        "Kunt u mij een overzicht sturen van alle gegevens die u van mij bewaart? "
+        "Verwijderen hoeft nu nog niet.",
+        subject="Verwijderen gegevens?",
+    )
+    assert (category, review) == ("inspection", True)
+    assert any(r.startswith("the text takes back the deletion") for r in reasons)

@@ -125,10 +125,14 @@ class Classifier:
         back = self._taken_back(found, texts["new"])
         chosen: list[Hit] = []
         for index in sorted(found):
-            positive = [h for h in found[index] if not h.negated]
-            if back:
-                positive = [h for h in positive if not (h.zone == "subject" and h.target in back)]
-            chosen.append(max(positive, key=lambda h: h.score) if positive else found[index][0])
+            hits = [
+                dataclasses.replace(h, negated=True, score=0.0)
+                if h.zone == "subject" and h.target in back and not h.negated
+                else h
+                for h in found[index]
+            ]
+            positive = [h for h in hits if not h.negated]
+            chosen.append(max(positive, key=lambda h: h.score) if positive else hits[0])
         return tuple(chosen), back
 
     def _taken_back(self, found: dict[int, list[Hit]], new: str) -> set[str]:
@@ -143,10 +147,11 @@ class Classifier:
         }
         if not asked or not new:
             return set()
+        targets = set(asked.values())
         return {
-            target
-            for index, target in asked.items()
-            if self.rules.phrases[index].denied(new, self.rules.negation)
+            rule.target
+            for rule in self.rules.phrases
+            if rule.target in targets and rule.denied(new, self.rules.negation)
         }
 
     def _answers_our_mail(self, zones: Zones) -> bool:

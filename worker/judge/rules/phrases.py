@@ -73,6 +73,12 @@ class NegationCheck:
             or self._holds(self.after, after)
         )
 
+    def negates_around(self, text: str, start: int, end: int) -> bool:
+        """Whether the words just before or after text[start:end] negate it."""
+        before = _clause_tail(text[max(0, start - 120) : start], self.words_before)
+        after = _clause_head(text[end : end + 80], self.words_after)
+        return self._holds(self.before, before) or self._holds(self.after, after)
+
     def _holds(self, words: re.Pattern[str], window: str) -> bool:
         # "niet alleen" or "not only" is no negation: such phrases are taken out first.
         return bool(words.search(self.not_negations.sub(" ", f" {window} ")))
@@ -128,9 +134,10 @@ class PhraseRule:
         )
 
     def denied(self, text: str, negation: NegationCheck) -> bool:
-        """Whether any match in the text is negated ("dus nog NIET verwijderen")."""
+        """Whether a match in the text is negated by the words around it ("dus nog NIET
+        verwijderen"); a "niet" inside a long match may belong to another clause."""
         return self.negatable and any(
-            negation.negates(text, m.start(), m.end()) for m in self.pattern.finditer(text)
+            negation.negates_around(text, m.start(), m.end()) for m in self.pattern.finditer(text)
         )
 
     def check(
