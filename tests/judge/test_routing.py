@@ -173,6 +173,11 @@ def with_word_names(rules: RuleSet, registry: Registry) -> Classifier:
     [
         "Goedemorgen, tot morgen hoop ik: verwijder mijn gegevens uit jullie nieuwsbrief.",
         "As a next step, please delete my details from your newsletter list.",
+        # Dutch "u" (you) is no cue, though Slavic "u" (at) would be.
+        "Ik reken erop dat u morgen reageert. Verwijder mijn gegevens uit jullie nieuwsbrief.",
+        # Sentence case before a comma at the start of a sentence: a greeting or interjection.
+        "Morgen, zo snel mogelijk graag: verwijder mijn gegevens uit jullie nieuwsbrief.",
+        "Next step, then: please delete my details from your newsletter list.",
     ],
 )
 def test_a_lower_case_name_that_is_an_ordinary_word_is_no_evidence(

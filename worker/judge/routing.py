@@ -149,7 +149,7 @@ class TenantResolver:
                         # evidence, and none at all without a word that puts an organisation
                         # there ("via flexpower").
                         kind = "name"
-                        if found.islower():
+                        if found.islower() or self._interjection(text, start, end + 1):
                             if not self._cued(lower, start):
                                 continue
                             kind = "weak-name"
@@ -164,6 +164,16 @@ class TenantResolver:
     def _cued(self, text: str, start: int) -> bool:
         words = _ANY_WORDS.findall(text[max(0, start - 24) : start])
         return bool(words) and words[-1] in self.cues
+
+    def _interjection(self, text: str, start: int, end: int) -> bool:
+        # At the start of a sentence, before a comma or "!", in sentence case: a greeting or
+        # interjection ("Goedendag,", "Fair enough, ..."), however the agency writes its name.
+        found = text[start:end]
+        before = text[max(0, start - 3) : start].strip()
+        after = text[end : end + 1]
+        opening = not before or before[-1] in ".!?\n>:"
+        sentence_case = found[:1].isupper() and found[1:] == found[1:].lower()
+        return opening and sentence_case and after in (",", "!")
 
     def _through(self, text: str, start: int, end: int) -> bool:
         before = _ANY_WORDS.findall(text[max(0, start - 24) : start])
