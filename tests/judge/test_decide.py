@@ -251,7 +251,7 @@ def test_the_text_takes_back_what_the_subject_asks(classifier: Classifier) -> No
         subject="Verwijder mijn gegevens",
     )
     assert (category, review) == ("inspection", True)
-    assert any(r.startswith("the text takes back the deletion") for r in reasons)
+    assert any(r.startswith("the subject asks deletion, the text takes it back") for r in reasons)
 
 
 def test_a_subject_the_text_agrees_with_stands(classifier: Classifier) -> None:
@@ -363,4 +363,16 @@ def test_a_negation_after_hoeft_takes_the_deletion_back(classifier: Classifier) 
         subject="Verwijderen gegevens?",
     )
     assert (category, review) == ("inspection", True)
-    assert any(r.startswith("the text takes back the deletion") for r in reasons)
+    assert any(r.startswith("the subject asks deletion, the text takes it back") for r in reasons)
+
+
+def test_a_subject_the_text_asks_otherwise_gives_way(classifier: Classifier) -> None:
+    # Subject "Verwijderen", text: replace my old address by this one, keep the newsletter.
+    category, review, reasons = decide(
+        classifier,
+        "Kunnen jullie mijn oude adres vervangen door dit adres? Ik wil de nieuwsbrief wel "
+        "blijven ontvangen.",
+        subject="Verwijderen a.u.b.",
+    )
+    assert (category, review) == ("correction", True)
+    assert any(r.startswith("the subject asks deletion") for r in reasons)

@@ -103,7 +103,8 @@ class Classifier:
             id_document=self._id_document(mail, hits),
             problems=mail.problems,
             doubts=tuple(
-                f"the text takes back the {target} the subject asks: the text decides"
+                f"the subject asks {target}, the text takes it back or asks another: "
+                "the text decides"
                 for target in sorted(back)
             ),
         )
@@ -137,8 +138,10 @@ class Classifier:
 
     def _taken_back(self, found: dict[int, list[Hit]], new: str) -> set[str]:
         # The request types the subject asks and the new text takes back: subject "Verwijder
-        # mijn gegevens", text "eerst een overzicht ... dus nog NIET verwijderen". The body
-        # decides: the subject's words go, and a person checks.
+        # mijn gegevens", text "eerst een overzicht ... dus nog NIET verwijderen"; or that the
+        # text does not ask while it clearly asks another: subject "Verwijderen", text "mijn
+        # oude adres vervangen door dit". The body decides: the subject's words go, and a
+        # person checks.
         asked = {
             index: h.target
             for index, hits in found.items()
@@ -148,11 +151,20 @@ class Classifier:
         if not asked or not new:
             return set()
         targets = set(asked.values())
-        return {
+        denied = {
             rule.target
             for rule in self.rules.phrases
             if rule.target in targets and rule.denied(new, self.rules.negation)
         }
+        body: dict[str, float] = {}
+        for hits in found.values():
+            for h in hits:
+                if h.zone == "new" and not h.negated:
+                    body[h.target] = body.get(h.target, 0.0) + h.score
+        thresholds = self.rules.policy.thresholds
+        other = {c for c in REQUEST_CATEGORIES if body.get(c, 0.0) >= thresholds.confident}
+        unasked = {t for t in targets if body.get(t, 0.0) < thresholds.intent and other - {t}}
+        return denied | unasked
 
     def _answers_our_mail(self, zones: Zones) -> bool:
         # The quote starts with a mail from us ("Op ... schreef Carerix Privacy
