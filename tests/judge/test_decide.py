@@ -376,3 +376,31 @@ def test_a_subject_the_text_asks_otherwise_gives_way(classifier: Classifier) -> 
     )
     assert (category, review) == ("correction", True)
     assert any(r.startswith("the subject asks deletion") for r in reasons)
+
+
+def test_a_request_further_down_a_forwarded_thread_is_found_for_a_person(
+    classifier: Classifier,
+) -> None:
+    # "See below": the writer's own earlier mail, under the agency's reply and our sales
+    # rep's, holds the request. A mail of ours in the thread does not count.
+    body = (
+        "Zie hieronder.\n\n---------- Forwarded message ---------\n"
+        "Van: Jorien <jorien@carerix.com>\nOnderwerp: RE: Verlenging\n\n"
+        "Hoi, ik pas de offerte aan.\n\n"
+        "Van: Monique <monique@klant.example>\nOnderwerp: Verlenging\n\n"
+        "Kun je een offerte sturen? PS: wil je mijn privénummer uit jullie systeem "
+        "verwijderen?\n"
+    )
+    category, review, reasons = decide(classifier, body, subject="FW: Verlenging")
+    assert (category, review) == ("deletion", True)
+    assert any(r.startswith("the request stands further down the thread") for r in reasons)
+
+
+def test_our_own_words_down_a_thread_are_no_request(classifier: Classifier) -> None:
+    body = (
+        "Dank!\n\n---------- Forwarded message ---------\n"
+        "Van: Carerix Privacy <privacy@carerix.com>\nOnderwerp: Uw verzoek\n\n"
+        "Wij hebben uw verzoek tot verwijdering van uw gegevens uitgevoerd.\n"
+    )
+    category, _, _ = decide(classifier, body, subject="FW: Uw verzoek")
+    assert category == "other"

@@ -48,6 +48,18 @@ _AUTHOR_LINE = re.compile(
 )
 
 
+def _blocks(thread: str) -> list[str]:
+    """The mails of a quoted or forwarded thread, each from its author line on; text before
+    the first author line (a reply's subject, an unattributed quote) has no known author."""
+    blocks: list[list[str]] = []
+    for line in thread.splitlines():
+        if _AUTHOR_LINE.search(line):
+            blocks.append([])
+        if blocks:
+            blocks[-1].append(line.lstrip("> "))
+    return ["\n".join(b) for b in blocks]
+
+
 class Classifier:
     """Decides what one raw mail is. Holds only compiled, immutable knowledge; safe to reuse."""
 
@@ -85,6 +97,17 @@ class Classifier:
         ours = self._answers_our_mail(zones)
         if ours:
             hits = self._our_case(hits)
+        doubts = [
+            f"the subject asks {target}, the text takes it back or asks another: the text decides"
+            for target in sorted(back)
+        ]
+        thread = self._thread_request(hits, zones)
+        if thread:
+            hits = (*hits, *thread)
+            doubts.append(
+                "the request stands further down the thread, in a mail not from us: "
+                "check whose it is"
+            )
         own = texts["subject"] + " " + texts["new"]
         rest = texts["forwarded"] + " " + texts["quoted"]
         language = self.languages.guess_mail(own, rest, mail.sender)
@@ -102,11 +125,7 @@ class Classifier:
             language=language.reply,
             id_document=self._id_document(mail, hits),
             problems=mail.problems,
-            doubts=tuple(
-                f"the subject asks {target}, the text takes it back or asks another: "
-                "the text decides"
-                for target in sorted(back)
-            ),
+            doubts=tuple(doubts),
         )
 
     def _hits(self, texts: dict[str, str]) -> tuple[tuple[Hit, ...], set[str]]:
@@ -165,6 +184,37 @@ class Classifier:
         other = {c for c in REQUEST_CATEGORIES if body.get(c, 0.0) >= thresholds.confident}
         unasked = {t for t in targets if body.get(t, 0.0) < thresholds.intent and other - {t}}
         return denied | unasked
+
+    def _thread_request(self, hits: tuple[Hit, ...], zones: Zones) -> tuple[Hit, ...]:
+        # A request at the bottom of a thread the writer sends on ("zie hieronder", a contract
+        # thread with a PS, the agency's "mail Carerix for that" above her own earlier mail):
+        # when her new words ask nothing, the thread's mails not written by us count, as a
+        # forwarded request does, and a person checks.
+        intent = self.rules.policy.thresholds.intent
+        asked = {t: 0.0 for t in REQUEST_CATEGORIES}
+        for h in hits:
+            if h.target in asked and not h.negated and h.zone in ("subject", "new", "forwarded"):
+                asked[h.target] += h.score
+        if max(asked.values()) >= intent:
+            return ()
+        weight = self.zone_weights["forwarded"]
+        best: dict[str, Hit] = {}
+        for block in _blocks(f"{zones.forwarded}\n{zones.quoted}"):
+            if self._from_us(block):
+                continue
+            text = normalize(block)
+            for rule in self.rules.phrases:
+                if rule.target not in asked:
+                    continue
+                hit = rule.check("thread", text, weight, self.rules.negation)
+                if hit is None or hit.negated:
+                    continue
+                if rule.name not in best or hit.score > best[rule.name].score:
+                    best[rule.name] = hit
+        scores = {t: sum(h.score for h in best.values() if h.target == t) for t in asked}
+        if max(scores.values()) < intent:
+            return ()
+        return tuple(best.values())
 
     def _answers_our_mail(self, zones: Zones) -> bool:
         # The quote starts with a mail from us ("Op ... schreef Carerix Privacy
