@@ -170,11 +170,11 @@ class Classifier:
         if not asked or not new:
             return set()
         targets = set(asked.values())
-        denied = {
-            rule.target
-            for rule in self.rules.phrases
-            if rule.target in targets and rule.denied(new, self.rules.negation)
-        }
+        denied = set()
+        for index, _ in self.rules.gate.candidates(new):
+            rule = self.rules.phrases[index]
+            if rule.target in targets - denied and rule.denied(new, self.rules.negation):
+                denied.add(rule.target)
         body: dict[str, float] = {}
         for hits in found.values():
             for h in hits:
@@ -203,10 +203,11 @@ class Classifier:
             if self._from_us(block):
                 continue
             text = normalize(block)
-            for rule in self.rules.phrases:
+            for index, start in self.rules.gate.candidates(text):
+                rule = self.rules.phrases[index]
                 if rule.target not in asked:
                     continue
-                hit = rule.check("thread", text, weight, self.rules.negation)
+                hit = rule.check("thread", text, weight, self.rules.negation, start)
                 if hit is None or hit.negated:
                     continue
                 if rule.name not in best or hit.score > best[rule.name].score:
