@@ -145,25 +145,17 @@ def test_agency_words_without_a_request_still_go_to_a_person_as_routed(
 @pytest.fixture(scope="module")
 def with_word_names(rules: RuleSet, registry: Registry) -> Classifier:
     """The test registry plus agencies named with ordinary words ("Morgen", "Next Step")."""
-    extra = (
+    extra = tuple(
         Tenant(
-            id="morgen",
-            name="Morgen B.V.",
-            aliases=["Morgen"],
-            domains=["morgen-werk.nl"],
-            carerix_hosts=["morgen.carerix.net"],
-            privacy_contact="privacy@morgen-werk.nl",
+            id=key,
+            name=f"{alias} B.V.",
+            aliases=[alias],
+            domains=[f"{key}-werk.example"],
+            carerix_hosts=[f"{key}.carerix.net"],
+            privacy_contact=f"privacy@{key}-werk.example",
             language="nl",
-        ),
-        Tenant(
-            id="next-step",
-            name="Next Step Ltd",
-            aliases=["Next Step"],
-            domains=["nextstep-jobs.example"],
-            carerix_hosts=["nextstep.carerix.net"],
-            privacy_contact="privacy@nextstep-jobs.example",
-            language="en",
-        ),
+        )
+        for key, alias in (("morgen", "Morgen"), ("next-step", "Next Step"))
     )
     return Classifier(rules, Registry(tenants=(*registry.tenants, *extra)), "privacy@carerix.com")
 
