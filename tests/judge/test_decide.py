@@ -389,8 +389,23 @@ def test_the_category_of_one_mail(
             "deletion",
             "the request stands further down the thread",
         ),
+        # Asking how it works: maybe no request yet.
+        (
+            "Kan ik eigenlijk ook vragen wat jullie allemaal van mij hebben? Hoe werkt dat en "
+            "hoe lang duurt zoiets?",
+            "inzage?",
+            "inspection",
+            "asks how a request works",
+        ),
     ],
-    ids=["taken-back", "hoeft-niet", "asks-another", "their-system", "down-the-thread"],
+    ids=[
+        "taken-back",
+        "hoeft-niet",
+        "asks-another",
+        "their-system",
+        "down-the-thread",
+        "how-does-it-work",
+    ],
 )
 def test_a_person_checks_and_why(
     classifier: Classifier, body: str, subject: str, category: str, why: str

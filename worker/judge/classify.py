@@ -170,7 +170,7 @@ class Classifier:
         if not asked or not new:
             return set()
         targets = set(asked.values())
-        denied = set()
+        denied: set[str] = set()
         for index, _ in self.rules.gate.candidates(new):
             rule = self.rules.phrases[index]
             if rule.target in targets - denied and rule.denied(new, self.rules.negation):
