@@ -302,3 +302,32 @@ def test_our_address_inside_a_forwarded_agency_mail_does_not_make_it_ours(
     category, tenant, _, reasons = route(classifier, body, subject="Fwd: gesprek")
     assert (category, tenant) == ("processor_routed", "acme-staffing")
     assert any("in forwarded" in r and "deletion" in r for r in reasons)
+
+
+def test_a_shared_name_means_the_one_named_in_full(rules: RuleSet, registry: Registry) -> None:
+    # "Groenveld" is both agencies' short name; the mail names one of them in full first.
+    sisters = tuple(
+        Tenant(
+            id=f"groenveld-{part}",
+            name=f"Groenveld {part.title()} B.V.",
+            aliases=[f"Groenveld {part.title()}", "Groenveld"],
+            domains=[f"groenveld-{part}.example"],
+            carerix_hosts=[f"gv{part}.carerix.net"],
+            privacy_contact=f"privacy@groenveld-{part}.example",
+            language="nl",
+        )
+        for part in ("finance", "logistiek")
+    )
+    classifier = Classifier(
+        rules, Registry(tenants=(*registry.tenants, *sisters)), "privacy@carerix.com"
+    )
+    category, tenant, _, _ = route(
+        classifier,
+        "Ik kreeg een mail van Groenveld Finance. Ik heb nooit bij Groenveld gesolliciteerd; "
+        "verwijder mijn gegevens.",
+    )
+    assert (category, tenant) == ("processor_routed", "groenveld-finance")
+    only_short = classifier.classify(
+        make_mail("Ik heb via Groenveld gewerkt. Verwijder mijn gegevens.", subject="Verzoek")
+    )
+    assert (only_short.tenant, only_short.needs_review) == (None, True)

@@ -374,4 +374,25 @@ def _drop_shadowed(evidence: list[Evidence]) -> list[Evidence]:
             for o in names
         )
 
-    return [e for e in evidence if e.kind not in ("name", "weak-name") or not shadowed(e)]
+    kept = [e for e in evidence if e.kind not in ("name", "weak-name") or not shadowed(e)]
+    return _resolve_shared(kept)
+
+
+def _resolve_shared(evidence: list[Evidence]) -> list[Evidence]:
+    """A name two tenants share ("Heldergroen") names the one the mail names in full
+    elsewhere ("Heldergroen Finance & Office ... I never applied to Heldergroen"): when only
+    one of them is named by a name of its own, the shared name's other readings go."""
+    names = [e for e in evidence if e.kind == "name"]
+    shared = {
+        e.text.lower() for e in names if sum(o.text.lower() == e.text.lower() for o in names) > 1
+    }
+    if not shared:
+        return evidence
+    specific = {e.tenant for e in names if e.text.lower() not in shared}
+    if len(specific) != 1:
+        return evidence
+    return [
+        e
+        for e in evidence
+        if not (e.kind == "name" and e.text.lower() in shared and e.tenant not in specific)
+    ]

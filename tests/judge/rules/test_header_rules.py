@@ -107,6 +107,14 @@ CASES: dict[str, tuple[bytes, bytes]] = {
         mail(subject="Automatisch antwoord: Uw verzoek"),
         mail(subject="Out of office next week - please delete my data first"),
     ),
+    "challenge-response-sender-check": (
+        mail(
+            body="You recently sent a message to ann@example.org.\n\nTo protect against spam, "
+            "this mailbox only accepts mail from verified senders. Please confirm: "
+            "https://guard.example/v?id=1"
+        ),
+        mail(body="I recently got spam from you; please confirm you deleted my address."),
+    ),
     "ticket-received-subject": (
         mail(subject="Your request has been received [Request #48213]"),
         mail(subject="Re: Your request has been received [Request #48213]"),
