@@ -331,3 +331,17 @@ def test_a_shared_name_means_the_one_named_in_full(rules: RuleSet, registry: Reg
         make_mail("Ik heb via Groenveld gewerkt. Verwijder mijn gegevens.", subject="Verzoek")
     )
     assert (only_short.tenant, only_short.needs_review) == (None, True)
+
+
+def test_an_agency_user_s_how_to_question_is_not_forwarded(classifier: Classifier) -> None:
+    # A recruiter asks how to erase a candidate in her own Carerix: a support question about
+    # someone else's request, not one to forward to her own agency.
+    category, _, review, reasons = route(
+        classifier,
+        "Quick one: a candidate has invoked her right to be forgotten. In our Carerix, how do "
+        "I permanently delete a candidate rather than just archive her?\n\nOrla\nAcme Staffing",
+        subject="How do I permanently delete a candidate?",
+        sender="Orla <orla@acme-staffing.nl>",
+    )
+    assert (category, review) == ("processor_routed", True)
+    assert any(r.startswith("agency context but no request found") for r in reasons)

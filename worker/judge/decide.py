@@ -139,7 +139,11 @@ def _category(
     best, runner_up = requests[0], requests[1]
     top, second = scores.get(best, 0.0), scores.get(runner_up, 0.0)
     processor = scores.get("processor-context", 0.0) + mail.tenant.processor_weight
-    any_request = top >= t.intent or any(i in found for i in MANUAL_INTENTS)
+    # A mail whose plain purpose is something else (a support how-to about a candidate's
+    # erasure, billing details, phishing) weighs more as `other` than as any request.
+    any_request = (top >= t.intent and top >= scores.get("other", 0.0)) or any(
+        i in found for i in MANUAL_INTENTS
+    )
     # Words alone ("staffing company", "onze kandidaten") beside as much of Carerix's own
     # relation (its support portal, event, newsletter; the writer as its customer's user) say
     # nothing certain about whose data it is: the request with a person checking, not a route.
