@@ -209,7 +209,7 @@ def _signals(
     if scores.get("reminder", 0.0) >= t.signal:
         review.append("reminder of an earlier request: check that case's deadline")
     if scores.get("procedure", 0.0) >= t.signal and category in REQUEST_CATEGORIES:
-        review.append("asks how a request works or whether it is needed: maybe no request yet")
+        review.append("asks how a request works or how long it takes: maybe no request yet")
     # Next to a request, an objection or portability wish is handled with it; on its own, or a
     # restriction, it has no automatic path.
     manual = [
