@@ -142,22 +142,29 @@ def test_agency_words_without_a_request_still_go_to_a_person_as_routed(
     assert any(r.startswith("agency context but no request found") for r in reasons)
 
 
-@pytest.fixture(scope="module")
-def with_word_names(rules: RuleSet, registry: Registry) -> Classifier:
-    """The test registry plus agencies named with ordinary words ("Morgen", "Next Step")."""
+def with_agencies(
+    rules: RuleSet, registry: Registry, *agencies: tuple[str, list[str]]
+) -> Classifier:
+    """A classifier on the test registry plus agencies given as (id, aliases)."""
     extra = tuple(
         Tenant(
             id=key,
-            name=f"{alias} B.V.",
-            aliases=[alias],
+            name=f"{aliases[0]} B.V.",
+            aliases=aliases,
             domains=[f"{key}-werk.example"],
             carerix_hosts=[f"{key}.carerix.net"],
             privacy_contact=f"privacy@{key}-werk.example",
             language="nl",
         )
-        for key, alias in (("morgen", "Morgen"), ("next-step", "Next Step"))
+        for key, aliases in agencies
     )
     return Classifier(rules, Registry(tenants=(*registry.tenants, *extra)), "privacy@carerix.com")
+
+
+@pytest.fixture(scope="module")
+def with_word_names(rules: RuleSet, registry: Registry) -> Classifier:
+    """The test registry plus agencies named with ordinary words ("Morgen", "Next Step")."""
+    return with_agencies(rules, registry, ("morgen", ["Morgen"]), ("next-step", ["Next Step"]))
 
 
 @pytest.mark.parametrize(
@@ -306,20 +313,11 @@ def test_our_address_inside_a_forwarded_agency_mail_does_not_make_it_ours(
 
 def test_a_shared_name_means_the_one_named_in_full(rules: RuleSet, registry: Registry) -> None:
     # "Groenveld" is both agencies' short name; the mail names one of them in full first.
-    sisters = tuple(
-        Tenant(
-            id=f"groenveld-{part}",
-            name=f"Groenveld {part.title()} B.V.",
-            aliases=[f"Groenveld {part.title()}", "Groenveld"],
-            domains=[f"groenveld-{part}.example"],
-            carerix_hosts=[f"gv{part}.carerix.net"],
-            privacy_contact=f"privacy@groenveld-{part}.example",
-            language="nl",
-        )
-        for part in ("finance", "logistiek")
-    )
-    classifier = Classifier(
-        rules, Registry(tenants=(*registry.tenants, *sisters)), "privacy@carerix.com"
+    classifier = with_agencies(
+        rules,
+        registry,
+        ("groenveld-finance", ["Groenveld Finance", "Groenveld"]),
+        ("groenveld-logistiek", ["Groenveld Logistiek", "Groenveld"]),
     )
     category, tenant, _, _ = route(
         classifier,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from tests.conftest import FIXTURES
 from tests.servers import Dovecot, SmtpSink
-from tests.service.test_jobs import COMMAND, environment, servers  # noqa: F401 (fixture)
+from tests.service.test_jobs import COMMAND, environment
 from worker.store.models import Case, open_store
 
 CORPUS = FIXTURES / "blind-a" / "dev"
@@ -44,7 +44,7 @@ def delivered_to(smtp: SmtpSink) -> Counter[str]:
 
 def test_every_person_gets_exactly_one_first_reply_and_no_machine_any(
     tmp_path: Path,
-    servers: tuple[Dovecot, SmtpSink],  # noqa: F811 (fixture)
+    servers: tuple[Dovecot, SmtpSink],
 ) -> None:
     imap, smtp = servers
     labels = [json.loads(line) for line in (CORPUS / "labels.jsonl").read_text().splitlines()]

@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -21,17 +21,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import FIXTURES, ROOT
-from tests.servers import Dovecot, SmtpSink, dovecot_server, free_port, smtp_server
+from tests.servers import Dovecot, SmtpSink, free_port
 from worker.store.models import Case, Message, Outgoing, open_store
 
 COMMAND = [sys.executable, "-c", "from worker.cli import main; raise SystemExit(main())"]
 MAILS = sorted((FIXTURES / "mail").glob("*.eml"))
-
-
-@pytest.fixture
-def servers() -> Iterator[tuple[Dovecot, SmtpSink]]:
-    with dovecot_server() as imap, smtp_server() as (smtp, _):
-        yield imap, smtp
 
 
 def environment(tmp: Path, imap: Dovecot, smtp: SmtpSink, **more: str) -> dict[str, str]:

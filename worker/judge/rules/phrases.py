@@ -65,13 +65,7 @@ class NegationCheck:
 
     def negates(self, text: str, start: int, end: int) -> bool:
         """Whether the phrase at text[start:end] is negated by its neighbours or from within."""
-        before = _clause_tail(text[max(0, start - 120) : start], self.words_before)
-        after = _clause_head(text[end : end + 80], self.words_after)
-        return (
-            self._holds(self.before, before)
-            or self._holds(self.before, text[start:end])
-            or self._holds(self.after, after)
-        )
+        return self.negates_around(text, start, end) or self._holds(self.before, text[start:end])
 
     def negates_around(self, text: str, start: int, end: int) -> bool:
         """Whether the words just before or after text[start:end] negate it."""
