@@ -107,13 +107,57 @@ def test_an_agency_named_beside_a_request_is_never_acknowledged_as_ours(
     classifier: Classifier,
 ) -> None:
     # Issue 13: an agency's name in running text, with no other sign of whose system holds
-    # the data, was acknowledged as a Carerix request.
+    # the data, was acknowledged as a Carerix request. A one-word name may be a word.
     category, review, reasons = decide(
         classifier,
-        "Ik kreeg een mail over Acme Staffing. Verwijder al mijn gegevens.",
+        "Ik kreeg een mail over Acme. Verwijder al mijn gegevens.",
     )
     assert (category, review) == ("processor_routed", True)
     assert any(r.startswith("an agency is named beside the request") for r in reasons)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Ik kreeg een mail over Acme Staffing. Verwijder al mijn gegevens.",
+        "Ik solliciteerde op acme-staffing.nl. Verwijder al mijn gegevens.",
+    ],
+)
+def test_an_agency_named_in_full_beside_a_request_is_forwarded(
+    classifier: Classifier, body: str
+) -> None:
+    # Its full name or its website, written by someone outside it: no doubt whose data.
+    decision = classifier.classify(make_mail(body, subject="Vraag"))
+    assert (decision.category, decision.tenant, decision.needs_review) == (
+        "processor_routed",
+        "acme-staffing",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender", "signature"),
+    [
+        ("Jan <jan@acme-staffing.nl>", ""),
+        ("Jan <jan@example.nl>", "\n\n-- \nJan de Vries\nAcme Staffing B.V."),
+    ],
+)
+def test_an_agency_s_own_staff_naming_it_is_checked(
+    classifier: Classifier, sender: str, signature: str
+) -> None:
+    # Who writes from or signs for the agency may be Carerix's own customer contact.
+    body = "Ik kreeg een mail over Acme Staffing. Verwijder al mijn gegevens." + signature
+    category, review, _ = decide(classifier, body, sender=sender)
+    assert (category, review) == ("processor_routed", True)
+
+
+def test_a_full_name_beside_carerix_s_own_relation_is_checked(classifier: Classifier) -> None:
+    category, review, _ = decide(
+        classifier,
+        "Ik kreeg jullie nieuwsbrief en een mail over Acme Staffing. Verwijder al mijn gegevens.",
+    )
+    assert review
+    assert category in ("processor_routed", "deletion")
 
 
 def test_a_customer_s_contact_person_naming_her_agency_is_ours_to_answer(
@@ -413,3 +457,33 @@ def test_a_person_checks_and_why(
     found, review, reasons = decide(classifier, body, subject=subject)
     assert (found, review) == (category, True)
     assert any(r.startswith(why) for r in reasons), reasons
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Jullie bevestigden in maart dat alles gewist was. Verwijder nu echt al mijn gegevens.",
+        "You told me you hold no data about me, yet your newsletter came. Delete my data.",
+    ],
+)
+def test_a_request_repeated_after_an_answer_is_checked(classifier: Classifier, body: str) -> None:
+    # Issue 13, class 5: the earlier case decides what to answer, so a person looks.
+    category, review, reasons = decide(classifier, body)
+    assert (category, review) == ("deletion", True)
+    assert any(r.startswith("refers to an earlier answer") for r in reasons)
+
+
+def test_an_agency_recruiter_asking_about_carerix_s_own_relation_is_checked(
+    classifier: Classifier,
+) -> None:
+    # Agency words ("our candidates") route on their own; but she writes from the agency
+    # about Carerix's newsletter and user days, which are Carerix's own relation with her.
+    category, review, reasons = decide(
+        classifier,
+        "I'm a recruiter at Acme Staffing. This is not about our candidates. What does "
+        "Carerix hold about me from your user days and your newsletter? Please send me a copy "
+        "of my personal data.",
+        sender="Jan <jan@acme-staffing.nl>",
+    )
+    assert (category, review) == ("processor_routed", True)
+    assert any(r.startswith("the writer works at the customer") for r in reasons)

@@ -163,6 +163,12 @@ def _category(
             return "processor_routed", [
                 "agency context but no request found: check before forwarding"
             ]
+        if mail.tenant.insider and ours >= t.agency_named:
+            # The agency's own recruiter about Carerix's newsletter, events or account notes.
+            return "processor_routed", [
+                "the writer works at the customer and names Carerix's own relation with her: "
+                "check whose data this is before forwarding"
+            ]
         return "processor_routed", []
     # Asymmetric on purpose: acknowledging an agency's data as ours tells the requester we will
     # act on data we do not control, so an agency named beside a request goes to a person.
@@ -170,6 +176,10 @@ def _category(
     # asking about our newsletter or customer file names the agency she works for).
     own = scores.get("customer-relation", 0.0) >= t.agency_named
     if any_request and mail.tenant.processor_weight >= t.agency_named and not own:
+        # Its website or full name, from someone who is not its staff, with nothing of
+        # Carerix's own relation in the mail: the request is about that customer's data.
+        if mail.tenant.distinct and not mail.tenant.needs_review and not ours:
+            return "processor_routed", []
         return "processor_routed", [
             f"an agency is named beside the request, with little context ({processor:.1f}): "
             "check whose data this is before forwarding"
@@ -208,6 +218,8 @@ def _signals(
         review.append("complaint: a person must answer")
     if scores.get("reminder", 0.0) >= t.signal:
         review.append("reminder of an earlier request: check that case's deadline")
+    if scores.get("repeat", 0.0) >= t.signal:
+        review.append("refers to an earlier answer or request: check that case before answering")
     if scores.get("procedure", 0.0) >= t.signal and category in REQUEST_CATEGORIES:
         review.append("asks how a request works or how long it takes: maybe no request yet")
     # Next to a request, an objection or portability wish is handled with it; on its own, or a

@@ -60,6 +60,11 @@ class TenantMatch:
     reasons: tuple[str, ...]
     needs_review: bool
     unknown_hosts: tuple[str, ...]
+    # Named unmistakably in what the mail is about (see `_distinct`), by someone who does not
+    # write from or sign for it: enough to forward a request on its own.
+    distinct: bool = False
+    # The writer writes from or signs for the customer: maybe Carerix's own contact person.
+    insider: bool = False
 
 
 class TenantResolver:
@@ -251,6 +256,7 @@ class TenantResolver:
         if not any(self._weight(e) > 0 for e in evidence):
             doubts.append("known only from who writes (sender or signature)")
         reasons.append(f"tenant-match: {tenant} ({shown})" + "".join(f": {d}" for d in doubts))
+        insider = any(e.zone in ("sender", "signature") for e in evidence)
         return TenantMatch(
             tenant,
             tuple(evidence),
@@ -258,6 +264,8 @@ class TenantResolver:
             tuple(reasons),
             bool(doubts) or bool(unknown),
             unknown,
+            not insider and any(_distinct(e) for e in evidence),
+            insider,
         )
 
     def _weight(self, evidence: Evidence) -> float:
@@ -275,6 +283,20 @@ class TenantResolver:
         if evidence.through and evidence.kind == "name":
             weight += policy.through_name
         return weight * 0.5 if evidence.zone == "quoted" else weight
+
+
+def _distinct(evidence: Evidence) -> bool:
+    """A trace no ordinary word makes: a website of the customer written in the mail, or a name
+    of two or more words written as a name ("Kiel & Vonk", "Next Step Staffing", "Ploeg 42"),
+    in the subject, the new text, a forward or another's quoted mail. A one-word name
+    ("Vandaag", "Atlas") or a phrase in sentence case ("Aan de slag") is not."""
+    if evidence.zone not in ("subject", "new", "forwarded", _THEIR_QUOTE, "link"):
+        return False
+    if evidence.kind == "domain":
+        return "@" not in evidence.text
+    words = evidence.text.split()
+    marked = any(c.isupper() or c.isdigit() or c == "&" for c in evidence.text[1:])
+    return evidence.kind == "name" and len(words) >= 2 and marked
 
 
 def _finder(names: Iterable[str], hosts: Iterable[str]) -> ahocorasick.Automaton:
