@@ -163,8 +163,8 @@ def _category(
             return "processor_routed", [
                 "agency context but no request found: check before forwarding"
             ]
-        if mail.tenant.insider and ours >= t.agency_named:
-            # The agency's own recruiter about Carerix's newsletter, events or account notes.
+        if mail.tenant.insider and scores.get("customer-relation", 0.0) >= t.agency_named:
+            # The agency's own recruiter about her user days or account notes at Carerix.
             return "processor_routed", [
                 "the writer works at the customer and names Carerix's own relation with her: "
                 "check whose data this is before forwarding"
