@@ -1,4 +1,4 @@
-"""Scores the classifier on the blind corpora (fixtures/blind-a to -f): mails written
+"""Scores the classifier on the blind corpora (fixtures/blind-a to -g): mails written
 and labelled by helpers who had read neither the rules nor the fixtures.
 
     .venv/bin/python -m benchmarks.score_blind            # dev parts: scores and every miss
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ("blind-a", "blind-b", "blind-c", "blind-d", "blind-e", "blind-f")
+CORPORA = ("blind-a", "blind-b", "blind-c", "blind-d", "blind-e", "blind-f", "blind-g")
 CLASSES = ("inspection", "correction", "deletion", "processor_routed", "other")
 REQUESTS = ("inspection", "correction", "deletion")
 
