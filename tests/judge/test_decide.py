@@ -487,3 +487,50 @@ def test_an_agency_recruiter_asking_about_carerix_s_own_relation_is_checked(
     )
     assert (category, review) == ("processor_routed", True)
     assert any(r.startswith("the writer works at the customer") for r in reasons)
+
+
+@pytest.mark.parametrize(
+    ("body", "subject"),
+    [
+        # Our question quoted under a one-word answer, with our author line.
+        (
+            "Ja, graag.\n\nOp ma 26 jan. 2026 10:14 schreef Carerix Privacy "
+            "<privacy@carerix.com>:\n> Wilt u dat wij ook uw overige gegevens verwijderen?",
+            "Re: Uitschrijving nieuwsbrief",
+        ),
+        # No author line, but our case reference in the subject.
+        (
+            "Het tweede.\n\n> Wilt u een overzicht, of ook een kopie?",
+            "RE: Uw verzoek PRIV-2026-000158",
+        ),
+    ],
+)
+def test_an_answer_to_our_mail_that_asks_nothing_itself_is_read_by_a_person(
+    classifier: Classifier, body: str, subject: str
+) -> None:
+    # Issue 13: alone it reads as nothing ('other', a receipt); its case says what it means.
+    category, review, reasons = decide(classifier, body, subject=subject)
+    assert (category, review) == ("other", True)
+    assert any(r.startswith("answers our earlier mail") for r in reasons)
+
+
+def test_a_withdrawn_request_is_no_request_and_a_person_closes_its_case(
+    classifier: Classifier,
+) -> None:
+    category, review, reasons = decide(
+        classifier,
+        "Please disregard my SAR of last week; my former employer had the data.",
+        subject="SAR - please disregard",
+    )
+    assert (category, review) == ("other", True)
+    assert any(r.startswith("takes back a request") for r in reasons)
+
+
+def test_a_thank_you_under_our_mail_is_not_read_again(classifier: Classifier) -> None:
+    category, review, _ = decide(
+        classifier,
+        "Top, bedankt voor de snelle afhandeling!\n\nOp ma 26 okt. 2026 om 15:04 schreef "
+        "Carerix Privacy <privacy@carerix.com>:\n> Uw gegevens zijn verwijderd.",
+        subject="Re: Uw verzoek PRIV-2026-000113",
+    )
+    assert (category, review) == ("other", False)

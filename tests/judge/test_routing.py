@@ -343,3 +343,20 @@ def test_an_agency_user_s_how_to_question_is_not_forwarded(classifier: Classifie
     )
     assert (category, review) == ("processor_routed", True)
     assert any(r.startswith("agency context but no request found") for r in reasons)
+
+
+def test_an_agency_only_among_the_recipients_is_not_whose_data_it_is(
+    classifier: Classifier,
+) -> None:
+    # Issue 13: an access request sent "to all parties that may hold my data", the agency's
+    # privacy address in Cc, was forwarded to that agency without a look.
+    decision = classifier.classify(
+        make_mail(
+            "Ik heb bij verschillende uitzendbureaus ingeschreven gestaan. Op grond van "
+            "artikel 15 AVG verzoek ik u om een kopie van mijn persoonsgegevens.",
+            subject="Inzageverzoek",
+            Cc="privacy@acme-staffing.nl",
+        )
+    )
+    assert decision.needs_review
+    assert any("known only from who writes or receives" in r for r in decision.reasons)

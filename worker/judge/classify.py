@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +19,20 @@ from worker.judge.tenants import Registry
 from worker.judge.threads import Threads
 from worker.judge.zones import ZONES, normalize, split_zones
 from worker.store.redact import mask_numbers
+
+# The shape of our case references ("PRIV-2026-000123", whatever the configured prefix): in a
+# subject it says the mail continues one of our cases.
+_CASE_REFERENCE = re.compile(r"\b[A-Z]{2,8}-\d{4}-\d{6}\b")
+# "Top, bedankt voor de snelle afhandeling!": a short thank-you with no question or "but".
+_THANKS = re.compile(
+    r"\b(?:bedankt|dank|dankjewel|thanks|thank|cheers|merci|danke|gracias|grazie)\b"
+)
+_NOT_ONLY_THANKS = re.compile(r"\?|\b(?:maar|echter|alleen|but|however|only|still|nog)\b")
+
+
+def _thanks_only(new: str) -> bool:
+    return len(new.split()) <= 25 and bool(_THANKS.search(new)) and not _NOT_ONLY_THANKS.search(new)
+
 
 if TYPE_CHECKING:
     from worker.judge.scan.scanner import ScanResult
@@ -109,6 +124,8 @@ class Classifier:
             id_document=self._id_document(mail, hits),
             problems=mail.problems,
             doubts=tuple(doubts),
+            answers_us=(ours or bool(_CASE_REFERENCE.search(mail.subject)))
+            and not _thanks_only(texts["new"]),
         )
 
     def _hits(self, texts: dict[str, str]) -> tuple[tuple[Hit, ...], set[str]]:

@@ -43,6 +43,8 @@ class Enriched:
     problems: tuple[str, ...]
     # What the enrich step saw that a person must check ("the text takes back the subject").
     doubts: tuple[str, ...] = ()
+    # The writer answers a mail of ours (our quote under her text).
+    answers_us: bool = False
 
     def score(self, target: str) -> float:
         """The summed weight of all non-negated hits for a target."""
@@ -97,7 +99,11 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         reasons = [*mail.tenant.reasons, *reasons]
         review.extend(_routing_review(mail.tenant))
     review.extend(_id_review(mail.id_document))
-    if category == "other" and all(h.negated for h in mail.hits):
+    if category == "other" and mail.answers_us:
+        # "Ja, graag." or "Het tweede." under our question: what it asks is in our quote and
+        # in its case, which the service joins it to; alone it reads as nothing.
+        review.append("answers our earlier mail, asking nothing by itself: its case decides")
+    elif category == "other" and all(h.negated for h in mail.hits):
         review.append("no rule matched: the classifier does not know what this mail is")
     return Decision(
         category,
@@ -184,9 +190,9 @@ def _category(
             f"an agency is named beside the request, with little context ({processor:.1f}): "
             "check whose data this is before forwarding"
         ]
-    # Complaints, reminders and breach reports often repeat the request they are about ("my
-    # Art. 15 request of May"); they decide unless the request is clearly the stronger part.
-    for signal in ("complaint", "reminder", "breach"):
+    # Complaints, reminders, breach reports and withdrawals often name the request they are
+    # about ("my Art. 15 request of May"); they decide unless the request is clearly stronger.
+    for signal in ("complaint", "reminder", "breach", "withdrawal"):
         if scores.get(signal, 0.0) >= t.signal and scores.get(signal, 0.0) >= top - t.margin:
             return "other", []
     if top < t.intent:
@@ -218,6 +224,8 @@ def _signals(
         review.append("complaint: a person must answer")
     if scores.get("reminder", 0.0) >= t.signal:
         review.append("reminder of an earlier request: check that case's deadline")
+    if scores.get("withdrawal", 0.0) >= t.signal:
+        review.append("takes back a request: close its case by hand")
     if scores.get("repeat", 0.0) >= t.signal:
         review.append("refers to an earlier answer or request: check that case before answering")
     if scores.get("procedure", 0.0) >= t.signal and category in REQUEST_CATEGORIES:

@@ -254,7 +254,7 @@ class TenantResolver:
         # A sender's domain or a signature says who writes, not whose data it is: a candidate's
         # request signed by a recruiter of another agency must not go to the recruiter's.
         if not any(self._weight(e) > 0 for e in evidence):
-            doubts.append("known only from who writes (sender or signature)")
+            doubts.append("known only from who writes or receives it (addresses, signature)")
         reasons.append(f"tenant-match: {tenant} ({shown})" + "".join(f": {d}" for d in doubts))
         insider = any(e.zone in ("sender", "signature") for e in evidence)
         return TenantMatch(
@@ -270,7 +270,9 @@ class TenantResolver:
 
     def _weight(self, evidence: Evidence) -> float:
         policy = self.policy.tenant_evidence
-        if evidence.zone in ("sender", "signature"):
+        # Who else the mail went to (a request sent to "all parties", the agency in Cc) says
+        # who was asked, not whose data it is.
+        if evidence.zone in ("sender", "signature", "recipients"):
             return 0.0
         by_kind = {
             "host": policy.carerix_host,
