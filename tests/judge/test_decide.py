@@ -534,3 +534,20 @@ def test_a_thank_you_under_our_mail_is_not_read_again(classifier: Classifier) ->
         subject="Re: Uw verzoek PRIV-2026-000113",
     )
     assert (category, review) == ("other", False)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Wording no request rule knows, about the writer's own data.
+        "Ik vind het maar raar dat mijn gegevens nog rondzwerven bij jullie, regel dat even.",
+        "Not happy that my details are still floating around in your systems, sort it out.",
+    ],
+)
+def test_own_data_without_a_known_request_goes_to_a_person(
+    classifier: Classifier, body: str
+) -> None:
+    # Issue 13: silence ('other', a receipt) on a request in new words is a wrong action.
+    category, review, reasons = decide(classifier, body)
+    assert (category, review) == ("other", True)
+    assert any(r.startswith("speaks of the writer's own data") for r in reasons)

@@ -360,3 +360,16 @@ def test_an_agency_only_among_the_recipients_is_not_whose_data_it_is(
     )
     assert decision.needs_review
     assert any("known only from who writes or receives" in r for r in decision.reasons)
+
+
+def test_a_signature_saying_through_whom_she_worked_routes(classifier: Classifier) -> None:
+    # Issue 13: a temp worker signs "gedetacheerd via <agency>"; a signature otherwise only
+    # says who writes, but this one says whose data her hours and assessments are.
+    # Known from the signature alone, it is still checked before forwarding.
+    category, tenant, review, _ = route(
+        classifier,
+        "Ik wil graag een overzicht van welke gegevens er over mij zijn opgeslagen, vooral over "
+        "mijn uren.\n\nMet vriendelijke groet,\nRachid\nProductiemedewerker, gedetacheerd via "
+        "Acme Staffing",
+    )
+    assert (category, tenant, review) == ("processor_routed", "acme-staffing", True)

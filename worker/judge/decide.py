@@ -103,6 +103,10 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         # "Ja, graag." or "Het tweede." under our question: what it asks is in our quote and
         # in its case, which the service joins it to; alone it reads as nothing.
         review.append("answers our earlier mail, asking nothing by itself: its case decides")
+    elif category == "other" and _own_data_only(scores, thresholds):
+        review.append(
+            "speaks of the writer's own data, but no request was recognised: a person reads it"
+        )
     elif category == "other" and all(h.negated for h in mail.hits):
         review.append("no rule matched: the classifier does not know what this mail is")
     return Decision(
@@ -116,6 +120,11 @@ def decide(mail: Enriched, thresholds: Thresholds, intents: tuple[str, ...]) -> 
         mail.id_document,
         scores,
     )
+
+
+def _own_data_only(scores: dict[str, float], t: Thresholds) -> bool:
+    # Unless the mail says plainly it is something else ("this is not a request": weight 4).
+    return scores.get("own-data", 0.0) >= t.signal and scores.get("other", 0.0) < 4.0
 
 
 def _machine_review(mail: Enriched, scores: dict[str, float], t: Thresholds) -> list[str]:

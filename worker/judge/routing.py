@@ -24,6 +24,8 @@ _ANY_WORDS = re.compile(r"\w+")
 # Misspelt names are looked for in the first part of a zone only: it is the slow search.
 FUZZY_MAX_CHARS = 5000
 _TOPIC_ZONES = ("subject", "new", "forwarded", "quoted")
+# Zones that say who writes or receives a mail, not what it is about.
+_WHO_WRITES = ("sender", "signature", "recipients")
 # A quote of someone else's mail (not ours) is part of what the writer sends us.
 _THEIR_QUOTE = "quoted mail of another"
 
@@ -253,10 +255,12 @@ class TenantResolver:
             doubts.append("only an approximate match")
         # A sender's domain or a signature says who writes, not whose data it is: a candidate's
         # request signed by a recruiter of another agency must not go to the recruiter's.
-        if not any(self._weight(e) > 0 for e in evidence):
+        if not any(self._weight(e) > 0 and e.zone not in _WHO_WRITES for e in evidence):
             doubts.append("known only from who writes or receives it (addresses, signature)")
         reasons.append(f"tenant-match: {tenant} ({shown})" + "".join(f": {d}" for d in doubts))
-        insider = any(e.zone in ("sender", "signature") for e in evidence)
+        # "Productiemedewerker, gedetacheerd via X" under her name: she worked through X, she
+        # does not speak for it.
+        insider = any(e.zone in ("sender", "signature") and not e.through for e in evidence)
         return TenantMatch(
             tenant,
             tuple(evidence),
@@ -271,8 +275,11 @@ class TenantResolver:
     def _weight(self, evidence: Evidence) -> float:
         policy = self.policy.tenant_evidence
         # Who else the mail went to (a request sent to "all parties", the agency in Cc) says
-        # who was asked, not whose data it is.
-        if evidence.zone in ("sender", "signature", "recipients"):
+        # who was asked, not whose data it is. A signature says who writes, unless it says
+        # through whom she worked.
+        if evidence.zone in _WHO_WRITES and not (
+            evidence.zone == "signature" and evidence.through and evidence.kind == "name"
+        ):
             return 0.0
         by_kind = {
             "host": policy.carerix_host,
