@@ -217,10 +217,11 @@ class Classifier:
             name = mask_numbers(attachment.filename) or f"attachment {index + 1}"
             result = self._result(index, attachment, scanner, seen, ends - time.monotonic())
             unreadable.extend(f"{name}: {problem}" for problem in result.unreadable)
-            kinds.update(result.unredacted)
-            if (result.is_id_document or result.unredacted) and name not in found:
+            shown = result.unredacted or result.personal_numbers
+            kinds.update(shown)
+            if (result.is_id_document or shown) and name not in found:
                 found.append(name)
-            if result.unredacted or result.unreadable:
+            if shown or result.unreadable:
                 # Cut whatever wraps it: the part itself, the zip, the HTML or the text.
                 parts[attachment.part] = None
                 if attachment.data:

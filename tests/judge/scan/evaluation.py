@@ -17,6 +17,8 @@ def _words() -> ScanWords:
 
 
 def scan_file(path: str) -> tuple[str, bool, list[str]]:
-    """File name, whether it is an ID document, and the fields readable on it."""
+    """File name, whether it is an ID document, and the fields readable on it: on an identity
+    document its unredacted fields, on another file (a payslip) the personal numbers on it."""
     result = scan(Path(path).read_bytes(), _words())
-    return Path(path).name, result.is_id_document, list(result.unredacted)
+    shown = result.unredacted or result.personal_numbers
+    return Path(path).name, result.is_id_document, list(shown)

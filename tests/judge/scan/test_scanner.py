@@ -87,3 +87,21 @@ def test_a_payment_qr_code_on_an_invoice_is_no_bsn(rules: RuleSet) -> None:
     page.paste(Image.fromarray(cv2.resize(np.asarray(code), None, fx=8, fy=8)), (700, 300))
     result = scan_bytes(png(page), rules.id_scan)
     assert result.unredacted == () and not result.is_id_document
+
+
+def test_a_covered_copy_is_still_an_identity_document_and_a_payslip_is_not(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Issue 14: a copy with photo, numbers and MRZ boxed (as the privacy statement asks) was
+    # not recognised as an ID; its title, issuer and field labels say what it is. A payslip's
+    # BSN is a personal number on a file that is no ID copy, reported apart.
+    closed = GENERATE.passport(PERSON)
+    GENERATE.redact(closed, "full")
+    result = scan(
+        capsys, tmp_path, closed=png(closed.image), payslip=png(GENERATE.payslip(PERSON).image)
+    )
+    assert result["closed"]["is_id_document"] is True
+    assert result["closed"]["unredacted"] == []
+    assert result["payslip"]["is_id_document"] is False
+    assert result["payslip"]["unredacted"] == []
+    assert result["payslip"]["personal_numbers"] == ["bsn"]

@@ -215,6 +215,11 @@ class ScanWords(Strict):
     document_number_labels: list[str] = Field(min_length=1)
     document_words: list[str] = Field(min_length=1)
     dutch_words: list[str] = Field(min_length=1)
+    issuer_words: list[str] = Field(default_factory=list)
+    field_labels: list[str] = Field(default_factory=list)
+    document_number_shapes: list[str] = Field(default_factory=list)
+    licence_words: list[str] = Field(default_factory=list)
+    licence_number_shapes: list[str] = Field(default_factory=list)
 
     _compile = field_validator(
         "bsn_labels",
@@ -222,6 +227,11 @@ class ScanWords(Strict):
         "document_number_labels",
         "document_words",
         "dutch_words",
+        "issuer_words",
+        "field_labels",
+        "document_number_shapes",
+        "licence_words",
+        "licence_number_shapes",
     )(lambda cls, v: [check_regex(p) for p in v])
 
 

@@ -32,6 +32,11 @@ class ScanPatterns:
     dutch: re.Pattern[str]
     bsn_label: re.Pattern[str]
     document_label: re.Pattern[str]
+    issuer: re.Pattern[str]
+    field_labels: tuple[re.Pattern[str], ...]
+    number_shape: re.Pattern[str]
+    licence: re.Pattern[str]
+    licence_shape: re.Pattern[str]
 
     @classmethod
     def compile(cls, words: ScanWords) -> ScanPatterns:
@@ -53,6 +58,11 @@ class ScanPatterns:
             re.compile(_any(words.dutch_words), re.IGNORECASE),
             re.compile(_any([*words.bsn_labels, *dutch_only]), re.IGNORECASE),
             re.compile(_any(words.document_number_labels), re.IGNORECASE),
+            re.compile(_any(words.issuer_words or ["(?!)"]), re.IGNORECASE),
+            tuple(re.compile(p, re.IGNORECASE) for p in words.field_labels),
+            re.compile(_any(words.document_number_shapes or ["(?!)"])),
+            re.compile(_any(words.licence_words or ["(?!)"]), re.IGNORECASE),
+            re.compile(_any(words.licence_number_shapes or ["(?!)"])),
         )
 
 
@@ -189,3 +199,73 @@ def qr_bsn(gray: np.ndarray) -> list[Field]:
             x, y, w, h = cv2.boundingRect(points.astype(np.float32).reshape(-1, 2))
             return [Field("bsn", (int(x), int(y), int(w), int(h)), 0.95)]
     return []
+
+
+# Dates as identity documents print them: "02.01.2003", "22 07 2019", "16 MRT/MAR 1990".
+_DATE = re.compile(
+    r"\b[0-3]?[0-9][. ][01]?[0-9][. ](?:19|20)[0-9]{2}\b"
+    r"|\b[0-3]?[0-9] [A-Z]{3}/[A-Z]{3} (?:19|20)[0-9]{2}\b"
+)
+_TOKEN = re.compile(r"[A-Z0-9][A-Z0-9-]{5,15}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a page shows of an identity document's layout, whatever is covered on it."""
+
+    issuer: bool
+    labels: int
+    dates: int
+    licence_back: bool
+
+    def looks_like_id(self, worded: bool) -> bool:
+        """A document word with an issuer, two field labels or two dates; without one, an
+        issuer with two of either; or a licence's back (its table of category dates)."""
+        evidence = self.issuer or self.labels >= 2 or self.dates >= 2
+        strong = self.issuer and (self.labels >= 2 or self.dates >= 2)
+        return (worded and evidence) or strong or self.licence_back
+
+
+def layout(lines: list[Line], patterns: ScanPatterns) -> Layout:
+    """Issuer, printed field labels, ID-style dates, and the date table of a licence's back."""
+    text = "\n".join(line.text for line in lines)
+    labels = sum(1 for label in patterns.field_labels if label.search(text))
+    dated = [len(_DATE.findall(line.text)) for line in lines]
+    return Layout(
+        bool(patterns.issuer.search(text)),
+        labels,
+        sum(dated),
+        sum(1 for n in dated if n >= 2) >= 3,
+    )
+
+
+def shaped_document_number(lines: list[Line], patterns: ScanPatterns) -> list[Field]:
+    """On an identity document: a word shaped like a document number of a known issuer (or,
+    on a driving licence, its ten-digit number), with or without its label."""
+    licence = bool(patterns.licence.search("\n".join(line.text for line in lines)))
+    found = []
+    for line in lines:
+        if mrz_like(line.text):
+            continue
+        shaped = any(
+            patterns.number_shape.fullmatch(token)
+            for token in _TOKEN.findall(line.text)
+            if not _DATE.fullmatch(token) and not bsn.is_valid(token.replace("-", ""))
+        )
+        if shaped or (licence and patterns.licence_shape.search(line.text)):
+            found.append(Field("document_number", line.bbox, 0.7))
+    return found
+
+
+def lone_bsn(lines: list[Line]) -> list[Field]:
+    """On a Dutch identity document: a nine-digit number that passes the 11-proof, label read or
+    not (the label is small, and a partial box may cover it)."""
+    return [
+        Field("bsn", line.bbox, 0.7)
+        for line in lines
+        if not mrz_like(line.text)
+        and any(
+            bsn.is_valid(run)
+            for run in re.findall(r"(?<![0-9])[0-9]{9}(?![0-9])", line.text.replace(" ", ""))
+        )
+    ]

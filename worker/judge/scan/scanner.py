@@ -16,7 +16,7 @@ import numpy as np
 from worker.errors import OcrFailed, OcrTimeout
 from worker.judge.rules.schema import ScanWords
 from worker.judge.scan import fields
-from worker.judge.scan.face import faces
+from worker.judge.scan.face import eyes, faces
 from worker.judge.scan.fields import Field, ScanPatterns
 from worker.judge.scan.load import Page, load
 from worker.judge.scan.mrz import Mrz, find_mrz
@@ -64,6 +64,9 @@ class ScanResult:
     unredacted: tuple[str, ...]
     findings: tuple[Finding, ...] = ()
     unreadable: tuple[str, ...] = field(default=())
+    # Numbers read on a file that is no identity document (a payslip's or tax letter's BSN):
+    # not an unredacted ID copy, but just as much a reason not to keep the file.
+    personal_numbers: tuple[str, ...] = ()
 
     @classmethod
     def failed(cls, reason: str) -> ScanResult:
@@ -109,9 +112,11 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
     if is_id:
         # A face is an unredacted photo only on an identity document.
         findings.extend(photos)
-    kinds = {f.kind for f in findings}
+    kinds = tuple(k for k in ORDER if k in {f.kind for f in findings})
     unique = tuple(dict.fromkeys(findings))  # one band read twice is one finding
-    return ScanResult(is_id, tuple(k for k in ORDER if k in kinds), unique, tuple(problems))
+    if not is_id:
+        return ScanResult(False, (), unique, tuple(problems), kinds)
+    return ScanResult(True, kinds, unique, tuple(problems))
 
 
 def _upright_text(
@@ -168,6 +173,14 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     found.extend(each(fields.printed_document_number(lines, patterns, numbers)))
     worded = bool(patterns.document_words.search(page_text))
     has_mrz = any(f.kind == "mrz" for f in found)
+    shaped = fields.layout(lines, patterns).looks_like_id(worded)
+    if has_mrz or shaped:
+        # An identity document's number and BSN need no readable label: their shapes say it.
+        if not any(f.kind == "document_number" for f in found):
+            found.extend(each(fields.shaped_document_number(lines, patterns)))
+        dutch = patterns.dutch.search(page_text) or patterns.licence.search(page_text)
+        if dutch and not any(f.kind == "bsn" for f in found):
+            found.extend(each(fields.lone_bsn(lines)))
     if worded or has_mrz or patterns.dutch.search(page_text):
         # Only on a document: an invoice's payment QR code may hold nine digits as well. Its
         # box is in the pixels of the image it was found on (a thumbnail, say).
@@ -178,11 +191,11 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     # A face matters only on an identity document: no MRZ and no document words, no search.
     photos = (
         [at("photo", box, 0.8) for box in _document_photos(turned.gray, list(text.lines))]
-        if has_mrz or worded
+        if has_mrz or worded or shaped
         else []
     )
     labelled = any(f.kind in ("bsn", "document_number") for f in found)
-    is_id = has_mrz or (worded and (bool(photos) or labelled))
+    is_id = has_mrz or shaped or (worded and (bool(photos) or labelled))
     return _PageScan(found, is_id, photos)
 
 
@@ -265,7 +278,27 @@ def _document_photos(gray: np.ndarray, lines: list[Line]) -> list[tuple[int, int
         for b in faces(gray)
         if b[2] * b[3] <= MAX_ID_PHOTO_SHARE * area
         and not any(_overlap(b, t) > 0.2 * b[2] * b[3] for t in text)
+        and _has_face_detail(gray, b)
     ]
+
+
+# A face box from the cascade is a face only with eyes in its upper part, or with the shading of
+# one: the inside of a big watermark letter ("KOPIE"), a box drawn over the photo or a
+# pixelated photo is flat. (Measured on the blind generator's dev set: 9 of 11 false faces go,
+# 2 of 30 real ones are lost.)
+MIN_FACE_CONTRAST = 19.0
+MAX_FLAT_NEIGHBOURS = 0.5
+
+
+def _has_face_detail(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    x, y, w, h = box
+    if eyes(gray[y : y + h * 6 // 10, x : x + w]):
+        return True
+    inner = gray[y + h // 5 : y + h - h // 5, x + w // 5 : x + w - w // 5].astype(np.int16)
+    if inner.size < 16:
+        return False
+    flat = float(np.mean(np.abs(np.diff(inner, axis=1)) <= 1))
+    return float(inner.std()) >= MIN_FACE_CONTRAST and flat <= MAX_FLAT_NEIGHBOURS
 
 
 def _text_layer(text: str, patterns: ScanPatterns) -> list[Finding]:
@@ -288,6 +321,7 @@ def scan_json(result: ScanResult, file: str) -> dict[str, Any]:
         "file": file,
         "is_id_document": result.is_id_document,
         "unredacted": list(result.unredacted),
+        "personal_numbers": list(result.personal_numbers),
         "findings": [
             {
                 "kind": f.kind,
