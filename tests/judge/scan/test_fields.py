@@ -95,3 +95,51 @@ def test_qr_code_with_a_bsn() -> None:
     assert [f.kind for f in fields.qr_bsn(qr(f"NLD;{BSN};SPECI2021"))] == ["bsn"]
     assert fields.qr_bsn(qr(f"NLD;{NOT_BSN}")) == []
     assert fields.qr_bsn(np.full((200, 200), 255, np.uint8)) == []
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        # A KopieID copy: everything sensitive covered, the layout still readable.
+        ("KONINKRIJK DER NEDERLANDEN", "PASPOORT PASSPORT", "16 MRT/MAR 1990", "03 JUL/JUL 2035"),
+        ("IDENTITEITSKAART IDENTITY CARD", "Geslacht / Sex", "Geboortedatum / Date of birth"),
+        # A driving licence front by its numbered fields, and a back by its category dates.
+        ("1. VOS", "2. Lucas Jeroen", "3. 05.06.1995 Leeuwarden", "4a. 27.12.2023 4c. Arnhem"),
+        ("AM 16.02.2019 16.02.2029", "B 16.02.2019 16.02.2029", "A2 16.02.2019 16.02.2029"),
+    ],
+)
+def test_an_identity_document_is_known_by_its_layout(
+    patterns: ScanPatterns, texts: tuple[str, ...]
+) -> None:
+    worded = any(patterns.document_words.search(t) for t in texts)
+    assert fields.layout(lines(*texts), patterns).looks_like_id(worded)
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ("Factuur 2024-0113", "Datum 12.03.2024", "Vervaldatum 12.04.2024"),
+        ("Stuur ons een kopie van uw paspoort.", "Met vriendelijke groet"),
+        ("Loonstrook maart 2024", "BSN 999990019", "Periode 01.03.2024 - 31.03.2024"),
+    ],
+)
+def test_other_papers_are_not_identity_documents(
+    patterns: ScanPatterns, texts: tuple[str, ...]
+) -> None:
+    worded = any(patterns.document_words.search(t) for t in texts)
+    assert not fields.layout(lines(*texts), patterns).looks_like_id(worded)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("QCKUJ2Y56 09.01.2031", True),  # Dutch identity card
+        ("T22000129 BERLIN", True),  # German identity card
+        ("12AB34567", True),  # French passport
+        ("590-2232819-33", True),  # Belgian identity card
+        ("PERSONALAUSWEIS", False),
+        ("06.01.2031", False),
+    ],
+)
+def test_document_numbers_by_their_shape(patterns: ScanPatterns, text: str, found: bool) -> None:
+    assert bool(fields.shaped_document_number(lines(text), patterns)) is found

@@ -217,13 +217,20 @@ class Layout:
     labels: int
     dates: int
     licence_back: bool
+    licence_fields: int = 0
 
     def looks_like_id(self, worded: bool) -> bool:
         """A document word with an issuer, two field labels or two dates; without one, an
-        issuer with two of either; or a licence's back (its table of category dates)."""
+        issuer with two of either; or a driving licence: its numbered fields ("1.", "4a.",
+        "9.") or the table of category dates on its back."""
         evidence = self.issuer or self.labels >= 2 or self.dates >= 2
         strong = self.issuer and (self.labels >= 2 or self.dates >= 2)
-        return (worded and evidence) or strong or self.licence_back
+        return (worded and evidence) or strong or self.licence
+
+    @property
+    def licence(self) -> bool:
+        """A European driving licence, by its numbered fields or the dates on its back."""
+        return self.licence_back or (self.licence_fields >= 4 and self.dates >= 1)
 
 
 def layout(lines: list[Line], patterns: ScanPatterns) -> Layout:
@@ -235,8 +242,14 @@ def layout(lines: list[Line], patterns: ScanPatterns) -> Layout:
         bool(patterns.issuer.search(text)),
         labels,
         sum(dated),
-        sum(1 for n in dated if n >= 2) >= 3,
+        sum(1 for n in dated if n >= 2) >= 3 or sum(dated) >= 6,
+        len(set(_LICENCE_FIELD.findall(text))),
     )
+
+
+# The numbered fields of a European driving licence: "1." name, "4a." date of issue, "9."
+# categories, "12." restrictions.
+_LICENCE_FIELD = re.compile(r"(?<![0-9A-Za-z.])((?:[1-9]|1[0-2]|4[a-d])\.)(?=\s|$)")
 
 
 def shaped_document_number(lines: list[Line], patterns: ScanPatterns) -> list[Field]:

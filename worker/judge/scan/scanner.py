@@ -7,6 +7,7 @@ looked for on the levelled page; a QR code is decoded where there is one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +80,8 @@ class _PageScan:
     found: list[Finding]
     is_id: bool
     photos: list[Finding]
+    lines: list[Line] = field(default_factory=list)
+    to_page: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]] | None = None
 
 
 def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) -> ScanResult:
@@ -91,6 +94,8 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
     photos: list[Finding] = []
     problems = list(loaded.unreadable)
     is_id = False
+    # Each page's number and source with what was read on it (not its pixels).
+    pages: list[tuple[int, str, _PageScan]] = []
     for page in loaded.pages:
         try:
             result = _scan_page(page, patterns, deadline)
@@ -106,6 +111,11 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
         findings.extend(result.found)
         photos.extend(result.photos)
         is_id = is_id or result.is_id
+        pages.append((page.number, page.source, result))
+    if not is_id and len(pages) > 1:
+        # The two sides of a card on two pages: neither alone may show enough of the layout.
+        is_id, extra = _as_one_document(pages, patterns, findings)
+        findings.extend(extra)
     layer = _text_layer(loaded.text, patterns)
     findings.extend(layer)
     is_id = is_id or any(f.kind == "mrz" for f in layer)
@@ -117,6 +127,26 @@ def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) 
     if not is_id:
         return ScanResult(False, (), unique, tuple(problems), kinds)
     return ScanResult(True, kinds, unique, tuple(problems))
+
+
+def _as_one_document(
+    pages: list[tuple[int, str, _PageScan]], patterns: ScanPatterns, found: list[Finding]
+) -> tuple[bool, list[Finding]]:
+    """Whether the pages together look like one identity document, and then the shaped fields
+    on any of them."""
+    everything = [line for _, _, result in pages for line in result.lines]
+    shape = fields.layout(everything, patterns)
+    worded = any(patterns.document_words.search(line.text) for line in everything)
+    if not shape.looks_like_id(worded):
+        return False, []
+    extra: list[Finding] = []
+    for number, source, result in pages:
+        if result.to_page is None:
+            continue
+        for f in _shaped_fields(result.lines, patterns, found + extra, shape.licence):
+            box = result.to_page(f.bbox)
+            extra.append(Finding(f.kind, number, box, f.confidence, source))
+    return True, extra
 
 
 def _upright_text(
@@ -173,14 +203,10 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     found.extend(each(fields.printed_document_number(lines, patterns, numbers)))
     worded = bool(patterns.document_words.search(page_text))
     has_mrz = any(f.kind == "mrz" for f in found)
-    shaped = fields.layout(lines, patterns).looks_like_id(worded)
+    shape = fields.layout(lines, patterns)
+    shaped = shape.looks_like_id(worded)
     if has_mrz or shaped:
-        # An identity document's number and BSN need no readable label: their shapes say it.
-        if not any(f.kind == "document_number" for f in found):
-            found.extend(each(fields.shaped_document_number(lines, patterns)))
-        dutch = patterns.dutch.search(page_text) or patterns.licence.search(page_text)
-        if dutch and not any(f.kind == "bsn" for f in found):
-            found.extend(each(fields.lone_bsn(lines)))
+        found.extend(each(_shaped_fields(lines, patterns, found, shape.licence)))
     if worded or has_mrz or patterns.dutch.search(page_text):
         # Only on a document: an invoice's payment QR code may hold nine digits as well. Its
         # box is in the pixels of the image it was found on (a thumbnail, say).
@@ -196,7 +222,22 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     )
     labelled = any(f.kind in ("bsn", "document_number") for f in found)
     is_id = has_mrz or shaped or (worded and (bool(photos) or labelled))
-    return _PageScan(found, is_id, photos)
+    return _PageScan(found, is_id, photos, lines, turned.to_page)
+
+
+def _shaped_fields(
+    lines: list[Line], patterns: ScanPatterns, found: list[Finding], licence: bool
+) -> list[Field]:
+    """On an identity document, its number and BSN need no readable label: their shapes say
+    it (a BSN only on a Dutch one, or a licence, whose back may not say Nederland)."""
+    shaped: list[Field] = []
+    if not any(f.kind == "document_number" for f in found):
+        shaped.extend(fields.shaped_document_number(lines, patterns))
+    text = "\n".join(line.text for line in lines)
+    dutch = licence or patterns.dutch.search(text) or patterns.licence.search(text)
+    if dutch and not any(f.kind == "bsn" for f in found):
+        shaped.extend(fields.lone_bsn(lines))
+    return shaped
 
 
 def _mrz(
