@@ -206,7 +206,8 @@ _DATE = re.compile(
     r"\b[0-3]?[0-9][. ][01]?[0-9][. ](?:19|20)[0-9]{2}\b"
     r"|\b[0-3]?[0-9] [A-Z]{3}/[A-Z]{3} (?:19|20)[0-9]{2}\b"
 )
-_TOKEN = re.compile(r"[A-Z0-9][A-Z0-9-]{5,15}")
+# A word of capitals, digits and dashes standing on its own.
+_TOKEN = re.compile(r"(?<![A-Za-z0-9-])[A-Z0-9][A-Z0-9-]{5,15}(?![A-Za-z0-9-])")
 
 
 @dataclass(frozen=True)
