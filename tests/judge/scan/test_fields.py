@@ -134,10 +134,12 @@ def test_other_papers_are_not_identity_documents(
     ("text", "found"),
     [
         ("QCKUJ2Y56 09.01.2031", True),  # Dutch identity card
+        ("HPGYKJ4RO 28.03.2026", True),  # its check digit read as the letter O
         ("T22000129 BERLIN", True),  # German identity card
         ("12AB34567", True),  # French passport
         ("590-2232819-33", True),  # Belgian identity card
         ("PERSONALAUSWEIS", False),
+        ("RIJBEWIJS", False),
         ("06.01.2031", False),
     ],
 )

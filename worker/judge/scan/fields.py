@@ -206,6 +206,18 @@ _DATE = re.compile(
     r"\b[0-3]?[0-9][. ][01]?[0-9][. ](?:19|20)[0-9]{2}\b"
     r"|\b[0-3]?[0-9] [A-Z]{3}/[A-Z]{3} (?:19|20)[0-9]{2}\b"
 )
+# Letters OCR reads for a digit: a number's last character, a check digit, is always a digit.
+_AS_DIGIT = str.maketrans("OQDILSBZG", "001115826")
+
+
+def _readings(token: str) -> tuple[str, ...]:
+    """The word as read, and with a letter at its end read as the digit it may be: only for a
+    word with a digit already, so that "RIJBEWIJS" does not become a number."""
+    if any(c.isdigit() for c in token[:-1]):
+        return token, token[:-1] + token[-1].translate(_AS_DIGIT)
+    return (token,)
+
+
 # A word of capitals, digits and dashes standing on its own.
 _TOKEN = re.compile(r"(?<![A-Za-z0-9-])[A-Z0-9][A-Z0-9-]{5,15}(?![A-Za-z0-9-])")
 
@@ -262,9 +274,10 @@ def shaped_document_number(lines: list[Line], patterns: ScanPatterns) -> list[Fi
         if mrz_like(line.text):
             continue
         shaped = any(
-            patterns.number_shape.fullmatch(token)
+            patterns.number_shape.fullmatch(word)
             for token in _TOKEN.findall(line.text)
             if not _DATE.fullmatch(token) and not bsn.is_valid(token.replace("-", ""))
+            for word in _readings(token)
         )
         if shaped or (licence and patterns.licence_shape.search(line.text)):
             found.append(Field("document_number", line.bbox, 0.7))
