@@ -80,8 +80,8 @@ class _PageScan:
     found: list[Finding]
     is_id: bool
     photos: list[Finding]
-    lines: list[Line] = field(default_factory=list)
-    to_page: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]] | None = None
+    lines: list[Line]
+    to_page: Callable[[tuple[int, int, int, int]], tuple[int, int, int, int]]
 
 
 def scan(data: bytes, words: ScanWords, time_limit: float = TIME_LIMIT_SECONDS) -> ScanResult:
@@ -141,8 +141,6 @@ def _as_one_document(
         return False, []
     extra: list[Finding] = []
     for number, source, result in pages:
-        if result.to_page is None:
-            continue
         for f in _shaped_fields(result.lines, patterns, found + extra, shape.licence):
             box = result.to_page(f.bbox)
             extra.append(Finding(f.kind, number, box, f.confidence, source))
@@ -176,7 +174,7 @@ def _scan_page(page: Page, patterns: ScanPatterns, deadline: Deadline) -> _PageS
     gray = cv2.cvtColor(np.asarray(page.image), cv2.COLOR_RGB2GRAY)
     ink = text_ink(gray)
     if cv2.countNonZero(ink) < MIN_INK_SHARE * ink.size:
-        return _PageScan([], False, [])
+        return _PageScan([], False, [], [], lambda box: box)
     turned, text = _upright_text(gray, patterns, deadline)
     lines = list(text.lines)
     page_text = "\n".join(line.text for line in lines)
