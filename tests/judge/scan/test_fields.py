@@ -145,3 +145,17 @@ def test_other_papers_are_not_identity_documents(
 )
 def test_document_numbers_by_their_shape(patterns: ScanPatterns, text: str, found: bool) -> None:
     assert bool(fields.shaped_document_number(lines(text), patterns)) is found
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (f"4236966470 {BSN}", True),  # a licence's back: card number and BSN on one line
+        (f"{BSN[:4]} {BSN[4:6]} {BSN[6:]}", True),  # one number split by OCR
+        (BSN, True),
+        (f"4236966470 {NOT_BSN}", False),
+        (f"12{BSN}", False),  # nine digits inside a longer number are no BSN
+    ],
+)
+def test_a_bsn_without_its_label(text: str, found: bool) -> None:
+    assert bool(fields.lone_bsn(lines(text))) is found

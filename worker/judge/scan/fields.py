@@ -290,9 +290,23 @@ def lone_bsn(lines: list[Line]) -> list[Field]:
     return [
         Field("bsn", line.bbox, 0.7)
         for line in lines
-        if not mrz_like(line.text)
-        and any(
-            bsn.is_valid(run)
-            for run in re.findall(r"(?<![0-9])[0-9]{9}(?![0-9])", line.text.replace(" ", ""))
-        )
+        if not mrz_like(line.text) and any(bsn.is_valid(run) for run in nine_digits(line.text))
     ]
+
+
+def nine_digits(text: str) -> list[str]:
+    """Nine-digit numbers in a line, also where OCR split one with spaces ("2624 14 041"), but
+    never glued onto the number printed beside it (a licence's back prints its card number and
+    the BSN on one line)."""
+    found = []
+    for group in re.findall(r"(?<![0-9])[0-9]+(?: [0-9]+)*(?![0-9])", text):
+        parts = group.split(" ")
+        for start in range(len(parts)):
+            joined = ""
+            for part in parts[start:]:
+                joined += part
+                if len(joined) >= 9:
+                    break
+            if len(joined) == 9:
+                found.append(joined)
+    return found
