@@ -7,6 +7,11 @@ DIR holds the files and a labels.jsonl with, per file, `is_id_document` and `vis
 ({"bsn": bool, "mrz": bool, "document_number": bool, "photo": bool}), as the blind generator
 writes them. Printed: unredacted copies caught, false alarms on properly redacted copies,
 `is_id_document` right, and per field recall and precision.
+
+The generator counts a document number as visible when it can be read in the MRZ alone;
+`../shared/real-world` counts only the number printed outside the MRZ ("the MRZ always encodes
+one too"), as the scanner does. `document_number_printed_*` scores the latter, from the labels'
+`occurrences`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FIELDS = ("bsn", "mrz", "document_number", "photo")
+PRINTED = "document_number_printed"
+KINDS = (*FIELDS, PRINTED)
 COMMAND = [str(ROOT / ".venv" / "bin" / "privacy-worker"), "scan", "--json"]
+
+
+def _printed_number(label: dict[str, Any]) -> bool:
+    return any(
+        o["field"] == "document_number" and o["source"] == "printed" and o["state"] != "hidden"
+        for o in label.get("occurrences", [])
+    )
 
 
 def scan(directory: Path, names: list[str], jobs: int) -> dict[str, dict[str, Any]]:
@@ -47,7 +61,7 @@ def score(labels: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> dic
     counts: dict[str, int] = dict.fromkeys(
         ["unredacted", "caught", "redacted", "false_alarm", "id_right", "missing"], 0
     )
-    field: dict[str, dict[str, int]] = {f: {"tp": 0, "fp": 0, "fn": 0} for f in FIELDS}
+    field: dict[str, dict[str, int]] = {f: {"tp": 0, "fp": 0, "fn": 0} for f in KINDS}
     for label in labels:
         got = found.get(label["file"])
         if got is None:
@@ -55,6 +69,10 @@ def score(labels: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> dic
             continue
         flagged = set(got.get("unredacted", []))
         visible = {f for f in FIELDS if label["visible"].get(f)}
+        if _printed_number(label):
+            visible.add(PRINTED)
+        if "document_number" in flagged:
+            flagged.add(PRINTED)
         counts["id_right"] += bool(got.get("is_id_document")) == label["is_id_document"]
         if label["is_id_document"] and visible:
             counts["unredacted"] += 1
@@ -62,7 +80,7 @@ def score(labels: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> dic
         elif label["is_id_document"]:
             counts["redacted"] += 1
             counts["false_alarm"] += bool(flagged)
-        for f in FIELDS:
+        for f in KINDS:
             key = "tp" if f in flagged and f in visible else "fp" if f in flagged else "fn"
             if f in flagged or f in visible:
                 field[f][key] += 1
@@ -76,10 +94,8 @@ def score(labels: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> dic
         "unredacted_caught": ratio(counts["caught"], counts["unredacted"]),
         "false_alarms_on_redacted": ratio(counts["false_alarm"], counts["redacted"]),
         "is_id_document_right": ratio(counts["id_right"], len(labels) - counts["missing"]),
-        **{f"{f}_recall": ratio(field[f]["tp"], field[f]["tp"] + field[f]["fn"]) for f in FIELDS},
-        **{
-            f"{f}_precision": ratio(field[f]["tp"], field[f]["tp"] + field[f]["fp"]) for f in FIELDS
-        },
+        **{f"{f}_recall": ratio(field[f]["tp"], field[f]["tp"] + field[f]["fn"]) for f in KINDS},
+        **{f"{f}_precision": ratio(field[f]["tp"], field[f]["tp"] + field[f]["fp"]) for f in KINDS},
     }
 
 
