@@ -106,6 +106,9 @@ def test_qr_code_with_a_bsn() -> None:
         # A driving licence front by its numbered fields, and a back by its category dates.
         ("1. VOS", "2. Lucas Jeroen", "3. 05.06.1995 Leeuwarden", "4a. 27.12.2023 4c. Arnhem"),
         ("AM 16.02.2019 16.02.2029", "B 16.02.2019 16.02.2029", "A2 16.02.2019 16.02.2029"),
+        # A card's back with no issuer and no document word: labels of issue among others.
+        ("Datum van afgifte", "Date of issue", "Lengte / Height", "Geboorteplaats", "Utrecht"),
+        ("Geburtsort", "Behörde", "Größe 180 cm", "Augenfarbe"),
     ],
 )
 def test_an_identity_document_is_known_by_its_layout(
@@ -121,6 +124,17 @@ def test_an_identity_document_is_known_by_its_layout(
         ("Factuur 2024-0113", "Datum 12.03.2024", "Vervaldatum 12.04.2024"),
         ("Stuur ons een kopie van uw paspoort.", "Met vriendelijke groet"),
         ("Loonstrook maart 2024", "BSN 999990019", "Periode 01.03.2024 - 31.03.2024"),
+        # A CV asks for birth date and place, nationality and sex, never for a date of issue.
+        (
+            "Curriculum vitae",
+            "Geboortedatum 12.03.1990",
+            "Geboorteplaats Utrecht",
+            "Nationaliteit Nederlandse",
+            "Geslacht M",
+            "Lengte 1,80 m",
+        ),
+        # One label of issue among fewer than three labels.
+        ("Datum van afgifte 12.03.2019", "Geboorteplaats Utrecht"),
     ],
 )
 def test_other_papers_are_not_identity_documents(

@@ -217,6 +217,7 @@ class ScanWords(Strict):
     dutch_words: list[str] = Field(min_length=1)
     issuer_words: list[str] = Field(default_factory=list)
     field_labels: list[str] = Field(default_factory=list)
+    issue_labels: list[str] = Field(default_factory=list)
     document_number_shapes: list[str] = Field(default_factory=list)
     licence_words: list[str] = Field(default_factory=list)
     licence_number_shapes: list[str] = Field(default_factory=list)
@@ -229,6 +230,7 @@ class ScanWords(Strict):
         "dutch_words",
         "issuer_words",
         "field_labels",
+        "issue_labels",
         "document_number_shapes",
         "licence_words",
         "licence_number_shapes",

@@ -34,6 +34,7 @@ class ScanPatterns:
     document_label: re.Pattern[str]
     issuer: re.Pattern[str]
     field_labels: tuple[re.Pattern[str], ...]
+    issue_labels: tuple[re.Pattern[str], ...]
     number_shape: re.Pattern[str]
     licence: re.Pattern[str]
     licence_shape: re.Pattern[str]
@@ -60,6 +61,7 @@ class ScanPatterns:
             re.compile(_any(words.document_number_labels), re.IGNORECASE),
             re.compile(_any(words.issuer_words or ["(?!)"]), re.IGNORECASE),
             tuple(re.compile(p, re.IGNORECASE) for p in words.field_labels),
+            tuple(re.compile(p, re.IGNORECASE) for p in words.issue_labels),
             re.compile(_any(words.document_number_shapes or ["(?!)"])),
             re.compile(_any(words.licence_words or ["(?!)"]), re.IGNORECASE),
             re.compile(_any(words.licence_number_shapes or ["(?!)"])),
@@ -231,14 +233,17 @@ class Layout:
     dates: int
     licence_back: bool
     licence_fields: int = 0
+    issue_labels: int = 0
 
     def looks_like_id(self, worded: bool) -> bool:
         """A document word with an issuer, two field labels or two dates; without one, an
-        issuer with two of either; or a driving licence: its numbered fields ("1.", "4a.",
-        "9.") or the table of category dates on its back."""
+        issuer with two of either, or a label of issue among three labels (a card's back); or
+        a driving licence: its numbered fields ("1.", "4a.", "9.") or the table of category
+        dates on its back."""
         evidence = self.issuer or self.labels >= 2 or self.dates >= 2
         strong = self.issuer and (self.labels >= 2 or self.dates >= 2)
-        return (worded and evidence) or strong or self.licence
+        issued = self.issue_labels >= 1 and self.labels >= 3
+        return (worded and evidence) or strong or issued or self.licence
 
     @property
     def licence(self) -> bool:
@@ -249,7 +254,8 @@ class Layout:
 def layout(lines: list[Line], patterns: ScanPatterns) -> Layout:
     """Issuer, printed field labels, ID-style dates, and the date table of a licence's back."""
     text = "\n".join(line.text for line in lines)
-    labels = sum(1 for label in patterns.field_labels if label.search(text))
+    issued = sum(1 for label in patterns.issue_labels if label.search(text))
+    labels = issued + sum(1 for label in patterns.field_labels if label.search(text))
     dated = [len(_DATE.findall(line.text)) for line in lines]
     return Layout(
         bool(patterns.issuer.search(text)),
@@ -257,6 +263,7 @@ def layout(lines: list[Line], patterns: ScanPatterns) -> Layout:
         sum(dated),
         sum(1 for n in dated if n >= 2) >= 3 or sum(dated) >= 6,
         len(set(_LICENCE_FIELD.findall(text))),
+        issued,
     )
 
 
